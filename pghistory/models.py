@@ -1,0 +1,139 @@
+"""The context table, the base of every event model, and the SQL that attaches context."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+
+from pghistory import config
+
+# Stores (or reuses) the context row of the transaction's active context and returns its id.
+# The context reaches Postgres as transaction-local settings. The last id and metadata
+# written are remembered in a third transaction-local setting, so a statement that writes N
+# rows touches the context table once, and no row pays for an exception block.
+_ATTACH_CONTEXT_SQL = """
+CREATE OR REPLACE FUNCTION _pgh_attach_context() RETURNS UUID AS $$
+DECLARE
+    context_id UUID := NULLIF(current_setting('pghistory.context_id', TRUE), '');
+    metadata TEXT;
+    attached TEXT;
+BEGIN
+    IF context_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    metadata := COALESCE(NULLIF(current_setting('pghistory.context_metadata', TRUE), ''), '{}');
+    attached := context_id::TEXT || metadata;
+    IF current_setting('pghistory.context_attached', TRUE) IS DISTINCT FROM attached THEN
+        INSERT INTO pghistory_context (id, metadata, created_at, updated_at)
+            VALUES (context_id, metadata::JSONB, NOW(), NOW())
+        ON CONFLICT (id) DO UPDATE
+            SET metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at
+            WHERE pghistory_context.metadata IS DISTINCT FROM EXCLUDED.metadata;
+        PERFORM set_config('pghistory.context_attached', attached, TRUE);
+    END IF;
+    RETURN context_id;
+END;
+$$ LANGUAGE plpgsql;
+"""
+
+
+class PGHistoryJSONField(models.JSONField):
+    """A JSON field that encodes with `PGHISTORY_JSON_ENCODER`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("encoder", config.json_encoder())
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("encoder", None)
+        return name, path, args, kwargs
+
+
+class Context(models.Model):
+    """Metadata shared by the events written under one `pghistory.context`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    metadata = PGHistoryJSONField(default=dict)
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def install_pgh_attach_context_func(cls, using: str = DEFAULT_DB_ALIAS) -> None:
+        """Create or replace the `_pgh_attach_context()` SQL function in a database."""
+        with connections[using].cursor() as cursor:
+            cursor.execute(_ATTACH_CONTEXT_SQL)
+
+
+class Event(models.Model):
+    """The abstract base of every event model.
+
+    Generated event models copy the tracked fields and add `pgh_obj` and `pgh_context`.
+    """
+
+    pgh_id = models.AutoField(primary_key=True)
+    pgh_created_at = models.DateTimeField(auto_now_add=True)
+    pgh_label = models.TextField(help_text="The event label.")
+
+    #: The trackers that write this model's events, and the model they track.
+    pgh_trackers = None
+    pgh_tracked_model = None
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def pgh_tracked_fields(cls) -> list[models.Field]:
+        """The tracked model's concrete fields that this event model stores."""
+        own = {field.name for field in cls._meta.concrete_fields}
+        return [
+            field
+            for field in cls.pgh_tracked_model._meta.concrete_fields
+            if field.name in own and not field.name.startswith("pgh_")
+        ]
+
+    @property
+    def can_revert(self) -> bool:
+        """True when this event stores every field of the tracked model."""
+        tracked = self.pgh_tracked_model._meta.concrete_fields
+        return len(self.pgh_tracked_fields()) == len(tracked)
+
+    def revert(self, using: str = DEFAULT_DB_ALIAS) -> models.Model:
+        """Put the tracked row back as this event stored it, recreating it if it is gone.
+
+        Values are written as stored: `auto_now` fields and field defaults do not rewrite them.
+        """
+        tracked_model = self.pgh_tracked_model
+        if not self.can_revert:
+            raise RuntimeError(
+                f'Event model "{type(self).__name__}" cannot revert "{tracked_model.__name__}"'
+                " because it doesn't track every field."
+            )
+        values = {
+            field.attname: getattr(self, field.attname)
+            for field in self.pgh_tracked_fields()
+            if not getattr(field, "generated", False)  # the database computes those
+        }
+        pk = values[tracked_model._meta.pk.attname]
+        queryset = models.QuerySet(model=tracked_model, using=using)
+        with transaction.atomic(using=using):
+            existing = queryset.filter(pk=pk)
+            if existing.exists():
+                existing.update(**values)
+            else:
+                _insert_as_stored(tracked_model(**values), using)
+        return queryset.get(pk=pk)
+
+
+def _insert_as_stored(obj: models.Model, using: str) -> None:
+    """Insert a row, and its parents' rows under multi-table inheritance, with the values it
+    holds: no `pre_save` (such as `auto_now`) runs."""
+    concrete_model = obj._meta.concrete_model
+    for model in [*reversed(concrete_model._meta.get_parent_list()), concrete_model]:
+        models.QuerySet(model=model, using=using)._insert(
+            [obj], fields=model._meta.local_concrete_fields, using=using, raw=True
+        )
