@@ -20,7 +20,9 @@ class PGHistoryConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        from pghistory import checks  # noqa: F401  (registers the checks)
+        from pghistory import checks, runtime  # noqa: F401  (checks register themselves)
+
+        runtime.install()
 
         if config.install_context_func_on_migrate():
             pre_migrate.connect(_install_context_func, sender=self)

@@ -181,7 +181,9 @@ def json_encoder() -> type:
 
 def middleware_methods() -> tuple[str, ...]:
     return tuple(
-        getattr(settings, "PGHISTORY_MIDDLEWARE_METHODS", ("GET", "POST", "PUT", "PATCH", "DELETE"))
+        getattr(
+            settings, "PGHISTORY_MIDDLEWARE_METHODS", ("GET", "POST", "PUT", "PATCH", "DELETE")
+        )
     )
 
 

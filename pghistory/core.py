@@ -10,11 +10,14 @@ from typing import Any
 import pgtrigger
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, models
+from django.db.models.expressions import RawSQL
 from django.db.models.signals import class_prepared
 from pgtrigger.core import _Change
 
 from pghistory import config
 from pghistory.constants import DEFAULT, UNSET, New, Old
+from pghistory.trigger import Event as EventTrigger
+from pghistory.trigger import context_expressions
 
 # (tracked model, label) -> the event model that stores that label's events.
 _registered_trackers: dict[tuple[type[models.Model], str], type[models.Model]] = {}
@@ -91,10 +94,8 @@ class RowEvent(Tracker):
             raise ValueError(f"{type(self).__name__} needs row=pghistory.New or pghistory.Old.")
 
     def setup(self, event_model: type[models.Model]) -> None:
-        from pghistory.trigger import Event
-
         tracked_model = event_model.pgh_tracked_model
-        trigger = Event(
+        trigger = EventTrigger(
             event_model=event_model,
             label=self.label,
             row=self.row,
@@ -142,7 +143,9 @@ def _with_tracked_fields(
     if not isinstance(condition, _Change) or condition.fields:
         return condition
     tracked_model = event_model.pgh_tracked_model
-    local = {field.name for field in tracked_model._meta.concrete_model._meta.local_concrete_fields}
+    local = {
+        field.name for field in tracked_model._meta.concrete_model._meta.local_concrete_fields
+    }
     condition = copy.copy(condition)
     condition.fields = [
         field.name for field in event_model.pgh_tracked_fields() if field.name in local
@@ -172,9 +175,7 @@ def _default_model_name(tracked_model: type[models.Model], fields: list[str] | N
 
 def _given_kwargs(field_config: config.Field) -> dict[str, Any]:
     return {
-        key: value
-        for key, value in field_config.resolved_kwargs().items()
-        if value is not DEFAULT
+        key: value for key, value in field_config.resolved_kwargs().items() if value is not DEFAULT
     }
 
 
@@ -416,6 +417,13 @@ def create_event(obj: models.Model, *, label: str, using: str = DEFAULT_DB_ALIAS
     if any(field.name == "pgh_obj" for field in event_model._meta.concrete_fields):
         target = event_model._meta.get_field("pgh_obj").target_field
         values["pgh_obj_id"] = getattr(obj, target.attname)
-    event = event_model(pgh_label=label, **values)
+    # The context columns are filled by the same SQL the triggers use, so manual events
+    # attach the active context exactly as triggered ones do.
+    context_values = {
+        name: RawSQL(sql, ()) for name, sql in context_expressions(event_model).items()
+    }
+    event = event_model(pgh_label=label, **values, **context_values)
     event.save(using=using)
+    if context_values:
+        event.refresh_from_db(using=using, fields=[*context_values])
     return event

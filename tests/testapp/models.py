@@ -84,7 +84,9 @@ class Cover(models.Model):
     color = models.CharField(max_length=16)
 
 
-@pghistory.track(pghistory.InsertEvent("tag.add"), pghistory.DeleteEvent("tag.remove"), obj_field=None)
+@pghistory.track(
+    pghistory.InsertEvent("tag.add"), pghistory.DeleteEvent("tag.remove"), obj_field=None
+)
 class BookTag(Book.tags.through):
     """The many-to-many through table, tracked through a proxy."""
 
