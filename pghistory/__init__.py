@@ -36,7 +36,18 @@ from pghistory.core import (
     create_event_model,
     track,
 )
+from pghistory.runtime import capture_context, context, resume_context
 from pghistory.version import __version__
+
+
+def __getattr__(name):
+    # These live in pghistory.models, which can be imported only once the apps are loaded.
+    if name in ("ProxyField", "Events", "MiddlewareEvents", "Context"):
+        from pghistory import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'pghistory' has no attribute {name!r}")
+
 
 __all__ = [
     "AllChange",
@@ -68,6 +79,9 @@ __all__ = [
     "Update",
     "UpdateEvent",
     "__version__",
+    "capture_context",
+    "context",
+    "resume_context",
     "create_event",
     "create_event_model",
     "track",

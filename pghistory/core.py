@@ -420,7 +420,8 @@ def create_event(obj: models.Model, *, label: str, using: str = DEFAULT_DB_ALIAS
     # The context columns are filled by the same SQL the triggers use, so manual events
     # attach the active context exactly as triggered ones do.
     context_values = {
-        name: RawSQL(sql, ()) for name, sql in context_expressions(event_model).items()
+        event_model._meta.get_field(name).attname: RawSQL(sql, ())
+        for name, sql in context_expressions(event_model).items()
     }
     event = event_model(pgh_label=label, **values, **context_values)
     event.save(using=using)

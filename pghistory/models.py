@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from pghistory import config
+from pghistory.aggregation import EventsQuery, resolve_event_model
 
 # Stores (or reuses) the context row of the transaction's active context and returns its id.
 # The context reaches Postgres as transaction-local settings. The last id and metadata
@@ -137,3 +140,129 @@ def _insert_as_stored(obj: models.Model, using: str) -> None:
         models.QuerySet(model=model, using=using)._insert(
             [obj], fields=model._meta.local_concrete_fields, using=using, raw=True
         )
+
+
+def ProxyField(proxy: str, field: models.Field) -> models.Field:  # noqa: N802 (public API name)
+    """A field read through a relation or JSON path, such as
+    `ProxyField("pgh_context__user", models.ForeignKey(...))` on an `Events` proxy."""
+    if not isinstance(field, models.Field):
+        raise TypeError(f"ProxyField needs a Django field, not {field!r}.")
+    field.pgh_proxy = proxy
+    contribute_to_class = field.contribute_to_class
+
+    def contribute_as_private(cls, name, private_only=False):
+        # Private fields may live on proxy models and stay out of migrations; the aggregate
+        # query computes their column.
+        contribute_to_class(cls, name, private_only=True)
+
+    field.contribute_to_class = contribute_as_private
+    return field
+
+
+class EventsQuerySet(models.QuerySet):
+    """Narrow `Events` to event models, tracked objects or referenced objects."""
+
+    def __init__(self, model=None, query=None, using=None, hints=None):
+        super().__init__(model, query or EventsQuery(model), using, hints)
+
+    def _with_scope(self, **changes) -> EventsQuerySet:
+        clone = self._chain()
+        clone.query.pgh_scope = dataclasses.replace(clone.query.pgh_scope, **changes)
+        return clone
+
+    def across(self, *models_or_labels) -> EventsQuerySet:
+        """Only the events of these event models (classes or "app_label.Model" labels)."""
+        chosen = tuple(dict.fromkeys(resolve_event_model(m) for m in models_or_labels))
+        current = self.query.pgh_scope.event_models
+        if current is not None:
+            chosen = tuple(model for model in chosen if model in current)
+        return self._with_scope(event_models=chosen)
+
+    def _objects(self, kind: str, objs) -> EventsQuerySet:
+        if not objs:
+            raise ValueError(f"{kind}() needs at least one object.")
+        concrete = {obj._meta.concrete_model for obj in objs}
+        if len(concrete) > 1:
+            raise ValueError(f"All objects given to {kind}() must be of the same model.")
+        current = self.query.pgh_scope.objects
+        if current is not None and (current[0] != kind or current[1] not in concrete):
+            raise ValueError("Cannot mix tracks() and references(), or objects of two models.")
+        pks = tuple(dict.fromkeys(obj.pk for obj in objs))
+        if current is not None:
+            pks = tuple(pk for pk in pks if pk in current[2])
+        return self._with_scope(objects=(kind, concrete.pop(), pks))
+
+    def tracks(self, *objs: models.Model) -> EventsQuerySet:
+        """Only the events whose `pgh_obj` is one of these objects."""
+        return self._objects("tracks", objs)
+
+    def references(self, *objs: models.Model) -> EventsQuerySet:
+        """Only the events with a foreign key (`pgh_obj` included) to one of these objects."""
+        return self._objects("references", objs)
+
+
+class _NoObjectsManager(models.Manager):
+    def get_queryset(self):
+        return EventsQuerySet(self.model, using=self._db).none()
+
+
+class Events(models.Model):
+    """Every event of every event model, as one queryable model.
+
+    Use `Events.objects`; the default manager, `no_objects`, is always empty so that tools that
+    walk every model (such as `dumpdata`) do not read the whole history.
+    """
+
+    pgh_slug = models.TextField(
+        primary_key=True, help_text="The unique identifier across all event tables."
+    )
+    pgh_model = models.CharField(max_length=64, help_text="The event model.")
+    pgh_id = models.BigIntegerField(help_text="The primary key of the event.")
+    pgh_created_at = models.DateTimeField(
+        auto_now_add=True, help_text="When the event was created."
+    )
+    pgh_label = models.TextField(help_text="The event label.")
+    pgh_data = PGHistoryJSONField(help_text="The raw data of the event.")
+    pgh_diff = PGHistoryJSONField(
+        help_text="The diff between the previous event of the same label."
+    )
+    pgh_context_id = models.UUIDField(null=True, help_text="The context UUID.")
+    pgh_context = PGHistoryJSONField(null=True, help_text="The context associated with the event.")
+    pgh_obj_model = models.CharField(max_length=64, help_text="The object model.")
+    pgh_obj_id = models.TextField(null=True, help_text="The primary key of the object.")
+
+    no_objects = _NoObjectsManager()
+    objects = models.Manager.from_queryset(EventsQuerySet)()
+
+    class Meta:
+        managed = False
+        default_manager_name = "no_objects"
+        verbose_name_plural = "events"
+
+    def __str__(self) -> str:
+        return self.pgh_slug
+
+
+class MiddlewareEvents(Events):
+    """`Events` with the `user` and `url` that `HistoryMiddleware` records."""
+
+    user = ProxyField(
+        "pgh_context__user",
+        models.ForeignKey(
+            settings.AUTH_USER_MODEL,
+            on_delete=models.DO_NOTHING,
+            null=True,
+            blank=True,
+            db_constraint=False,
+            related_name="+",
+            help_text="The user associated with the event.",
+        ),
+    )
+    url = ProxyField(
+        "pgh_context__url",
+        models.TextField(null=True, blank=True, help_text="The url associated with the event."),
+    )
+
+    class Meta:
+        proxy = True
+        verbose_name_plural = "middleware events"

@@ -1,0 +1,279 @@
+"""The SQL behind the `Events` aggregate: one `UNION ALL` over the chosen event tables.
+
+Each event table gets its own branch, and what narrows the result (the event models, the
+tracked or referenced objects, exact filters on `pgh_model`, `pgh_obj_model` and
+`pgh_obj_id`) is written into each branch with the column's own type, so every table's
+indexes serve the query and branches that cannot match are left out entirely. Other filters
+(time range, label, context id) are pushed down into the branches by Postgres itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.lookups import Exact, In
+from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.query import Query
+from django.db.models.sql.where import AND
+
+from pghistory.trigger import quote
+
+# The aggregate's columns and their SQL types; every branch yields them in this order.
+COLUMNS = {
+    "pgh_slug": "TEXT",
+    "pgh_model": "TEXT",
+    "pgh_id": "BIGINT",
+    "pgh_created_at": "TIMESTAMPTZ",
+    "pgh_label": "TEXT",
+    "pgh_data": "JSONB",
+    "pgh_diff": "JSONB",
+    "pgh_context_id": "UUID",
+    "pgh_context": "JSONB",
+    "pgh_obj_model": "TEXT",
+    "pgh_obj_id": "TEXT",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an `Events` query is narrowed to before any SQL filter."""
+
+    event_models: tuple[type[models.Model], ...] | None = None
+    #: ("tracks" or "references", concrete model of the objects, their primary keys)
+    objects: tuple[str, type[models.Model], tuple] | None = None
+
+
+def event_models() -> list[type[models.Model]]:
+    """Every concrete event model, in a stable order."""
+    from pghistory.models import Event
+
+    return sorted(
+        (
+            model
+            for model in apps.get_models()
+            if issubclass(model, Event) and not model._meta.proxy
+        ),
+        key=lambda model: model._meta.label,
+    )
+
+
+def resolve_event_model(model_or_label: type[models.Model] | str) -> type[models.Model]:
+    from pghistory.models import Event
+
+    model = apps.get_model(model_or_label) if isinstance(model_or_label, str) else model_or_label
+    if not (isinstance(model, type) and issubclass(model, Event)) or model._meta.abstract:
+        raise ValueError(f"{model_or_label!r} is not an event model.")
+    return model._meta.concrete_model
+
+
+def _json_path(path: list[str]) -> str:
+    return "'{" + ",".join(part.replace("'", "''").replace(",", "") for part in path) + "}'"
+
+
+def _proxy_sql(model_field: models.Field, context_sql: str, connection) -> str:
+    """A proxy field over `pgh_context__<key>...` read from the context JSON."""
+    parts = model_field.pgh_proxy.split("__")
+    if parts[0] != "pgh_context" or len(parts) < 2:
+        raise ValueError(
+            f'Events proxy field "{model_field.name}" must proxy "pgh_context__<key>", not'
+            f' "{model_field.pgh_proxy}".'
+        )
+    if parts[1] == "metadata":
+        parts = parts[1:]
+    target = model_field.target_field if model_field.is_relation else model_field
+    return f"({context_sql} #>> {_json_path(parts[1:])})::{target.db_type(connection)}"
+
+
+def _data_sql(alias: str, event_model: type[models.Model]) -> str:
+    pairs = ", ".join(
+        f"'{field.column}', {alias}.{quote(field.column)}"
+        for field in event_model._meta.concrete_fields
+        if not field.name.startswith("pgh_")
+    )
+    return f"jsonb_build_object({pairs})"
+
+
+def _object_filter(
+    event_model: type[models.Model], scope: Scope, hints: dict[str, set]
+) -> tuple[list[str], list] | None:
+    """Branch conditions for the objects in scope, or None when no row can match."""
+    conditions, params = [], []
+    fields = {f.name: f for f in event_model._meta.concrete_fields}
+    if scope.objects is not None:
+        kind, target_model, pks = scope.objects
+        if kind == "tracks":
+            candidates = [fields["pgh_obj"]] if "pgh_obj" in fields else []
+        else:
+            candidates = [f for f in fields.values() if f.is_relation]
+        candidates = [
+            f for f in candidates if f.related_model._meta.concrete_model is target_model
+        ]
+        if not candidates:
+            return None
+        placeholders = ", ".join(["%s"] * len(pks))
+        conditions.append(
+            "(" + " OR ".join(f"e.{quote(f.column)} IN ({placeholders})" for f in candidates) + ")"
+        )
+        params.extend(list(pks) * len(candidates))
+
+    if "pgh_obj_id" in hints:
+        if "pgh_obj" not in fields:
+            return None
+        target = fields["pgh_obj"].target_field
+        values = []
+        for value in hints["pgh_obj_id"]:
+            try:
+                values.append(target.to_python(value))
+            except (ValidationError, TypeError, ValueError):
+                continue
+        if not values:
+            return None
+        conditions.append(f'e."pgh_obj_id" IN ({", ".join(["%s"] * len(values))})')
+        params.extend(values)
+    return conditions, params
+
+
+def _branch(
+    query_model: type[models.Model],
+    event_model: type[models.Model],
+    scope: Scope,
+    hints: dict[str, set],
+    connection,
+) -> tuple[str, list] | None:
+    label = event_model._meta.label
+    tracked_label = event_model.pgh_tracked_model._meta.label
+    if "pgh_model" in hints and label not in hints["pgh_model"]:
+        return None
+    if "pgh_obj_model" in hints and tracked_label not in hints["pgh_obj_model"]:
+        return None
+    object_filter = _object_filter(event_model, scope, hints)
+    if object_filter is None:
+        return None
+    conditions, params = object_filter
+
+    fields = {f.name: f for f in event_model._meta.concrete_fields}
+    table = quote(event_model._meta.db_table)
+    joins = ""
+    has_obj = "pgh_obj" in fields
+    context_field = fields.get("pgh_context")
+    if isinstance(context_field, models.ForeignKey):
+        joins += ' LEFT JOIN "pghistory_context" c ON c."id" = e."pgh_context_id"'
+        context_sql, context_id_sql = 'c."metadata"', 'e."pgh_context_id"'
+    elif context_field is not None:
+        context_sql = 'e."pgh_context"'
+        context_id_sql = 'e."pgh_context_id"' if "pgh_context_id" in fields else "NULL"
+    else:
+        context_sql, context_id_sql = "NULL", "NULL"
+
+    data = _data_sql("e", event_model)
+    if has_obj:
+        joins += (
+            f" LEFT JOIN LATERAL (SELECT {_data_sql('p', event_model)} AS data FROM {table} p"
+            ' WHERE p."pgh_obj_id" = e."pgh_obj_id" AND p."pgh_id" < e."pgh_id"'
+            ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
+        )
+        diff = (
+            "CASE WHEN prev.data IS NULL THEN NULL ELSE (SELECT COALESCE(jsonb_object_agg("
+            "cur.key, jsonb_build_array(prev.data -> cur.key, cur.value)), '{}'::JSONB)"
+            f" FROM jsonb_each({data}) AS cur WHERE cur.value IS DISTINCT FROM"
+            " prev.data -> cur.key) END"
+        )
+        obj_id = 'e."pgh_obj_id"'
+    else:
+        diff, obj_id = "NULL", "NULL"
+
+    values = {
+        "pgh_slug": f"'{label}:' || e.\"pgh_id\"",
+        "pgh_model": f"'{label}'",
+        "pgh_id": 'e."pgh_id"',
+        "pgh_created_at": 'e."pgh_created_at"',
+        "pgh_label": 'e."pgh_label"',
+        "pgh_data": data,
+        "pgh_diff": diff,
+        "pgh_context_id": context_id_sql,
+        "pgh_context": context_sql,
+        "pgh_obj_model": f"'{tracked_label}'",
+        "pgh_obj_id": obj_id,
+    }
+    select = [f"({sql})::{COLUMNS[name]} AS {quote(name)}" for name, sql in values.items()]
+    select += [
+        f"{_proxy_sql(f, context_sql, connection)} AS {quote(f.column)}"
+        for f in _proxy_fields(query_model)
+    ]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {', '.join(select)} FROM {table} e{joins}{where}", params
+
+
+def _proxy_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if hasattr(f, "pgh_proxy")]
+
+
+def _where_hints(query: Query) -> dict[str, set]:
+    """Exact and `in` filters on the identifying columns, ANDed at the top of the query."""
+    hints: dict[str, set] = {}
+    where = query.where
+    if where.connector != AND or where.negated:
+        return hints
+    for child in where.children:
+        if not isinstance(child, (Exact, In)) or not hasattr(child.lhs, "target"):
+            continue
+        name = child.lhs.target.name
+        if name not in ("pgh_model", "pgh_obj_model", "pgh_obj_id"):
+            continue
+        values = {child.rhs} if isinstance(child, Exact) else set(child.rhs)
+        hints[name] = hints[name] & values if name in hints else values
+    return hints
+
+
+def events_sql(query: Query, connection) -> tuple[str, list]:
+    """The derived table that stands for `Events` in `query`."""
+    scope: Scope = query.pgh_scope
+    hints = _where_hints(query)
+    chosen = scope.event_models if scope.event_models is not None else event_models()
+    branches, params = [], []
+    for event_model in chosen:
+        branch = _branch(query.model, event_model, scope, hints, connection)
+        if branch is not None:
+            branches.append(f"({branch[0]})")
+            params.extend(branch[1])
+    if not branches:
+        select = [f"NULL::{sql_type} AS {quote(name)}" for name, sql_type in COLUMNS.items()]
+        select += [
+            f"NULL::{(f.target_field if f.is_relation else f).db_type(connection)}"
+            f" AS {quote(f.column)}"
+            for f in _proxy_fields(query.model)
+        ]
+        return f"SELECT {', '.join(select)} WHERE FALSE", []
+    return " UNION ALL ".join(branches), params
+
+
+class EventsCompiler(SQLCompiler):
+    """Compiles `Events` queries with the union in place of a table."""
+
+    def get_from_clause(self):
+        from_clause, params = super().get_from_clause()
+        base_alias = self.query.base_table
+        base_sql, _ = self.compile(self.query.alias_map[base_alias])
+        derived_sql, derived_params = events_sql(self.query, self.connection)
+        # The base table comes first in the FROM clause, so its parameters come first too.
+        assert from_clause[0] == base_sql
+        from_clause[0] = f"({derived_sql}) {self.quote_name_unless_alias(base_alias)}"
+        return from_clause, [*derived_params, *params]
+
+
+class EventsQuery(Query):
+    """A query over `Events` that carries its scope."""
+
+    def __init__(self, model, *args, **kwargs):
+        super().__init__(model, *args, **kwargs)
+        self.pgh_scope = Scope()
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        if connection is None:
+            from django.db import connections
+
+            connection = connections[using]
+        return EventsCompiler(self, connection, using, elide_empty)
