@@ -189,3 +189,41 @@ def middleware_methods() -> tuple[str, ...]:
 
 def install_context_func_on_migrate() -> bool:
     return getattr(settings, "PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE", False)
+
+
+def admin_model() -> type[models.Model]:
+    from django.apps import apps
+
+    model = getattr(settings, "PGHISTORY_ADMIN_MODEL", "pghistory.Events")
+    return apps.get_model(model) if isinstance(model, str) else model
+
+
+def admin_queryset() -> models.QuerySet:
+    configured = getattr(settings, "PGHISTORY_ADMIN_QUERYSET", None)
+    if configured is not None:
+        return configured
+    return admin_model().objects.order_by(admin_ordering())
+
+
+def admin_ordering() -> str:
+    return getattr(settings, "PGHISTORY_ADMIN_ORDERING", "-pgh_created_at")
+
+
+def admin_class() -> type:
+    return _import(getattr(settings, "PGHISTORY_ADMIN_CLASS", "pghistory.admin.EventsAdmin"))
+
+
+def admin_all_events() -> bool:
+    return getattr(settings, "PGHISTORY_ADMIN_ALL_EVENTS", True)
+
+
+def admin_list_display() -> list[str]:
+    configured = getattr(settings, "PGHISTORY_ADMIN_LIST_DISPLAY", None)
+    if configured is not None:
+        return list(configured)
+    from pghistory.models import MiddlewareEvents
+
+    display = ["pgh_created_at", "pgh_obj_model", "pgh_obj_id", "pgh_diff"]
+    if issubclass(admin_model(), MiddlewareEvents):
+        display += ["user", "url"]
+    return display

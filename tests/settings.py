@@ -25,6 +25,7 @@ _other["TEST"] = {"NAME": f"test_{_other['NAME']}"}
 DATABASES = {"default": _default, "other": _other}
 
 INSTALLED_APPS = [
+    "pghistory.admin",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
