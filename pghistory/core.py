@@ -298,6 +298,13 @@ def create_event_model(
     """
     if not trackers:
         trackers = tuple(config.default_trackers() or (InsertEvent(), UpdateEvent()))
+    labels = [tracker.label for tracker in trackers]
+    for label in {label for label in labels if labels.count(label) > 1}:
+        raise ValueError(
+            f'Tracker with label "{label}" already exists for model'
+            f' "{tracked_model._meta.label}". Supply a different label as the first argument'
+            " to the tracker."
+        )
     # Each event model owns copies of its trackers, so shared default instances stay intact.
     trackers = tuple(copy.copy(tracker) for tracker in trackers)
     if level is not None:

@@ -11,6 +11,7 @@ import re
 
 import pgtrigger
 from django.db import models
+from pgtrigger import compiler
 
 from pghistory import config
 from pghistory.constants import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, New, Old
@@ -51,6 +52,42 @@ def context_expressions(event_model: type[models.Model]) -> dict[str, str]:
     return expressions
 
 
+class EventTriggerSql(compiler.UpsertTriggerSql):
+    """The installation SQL of event triggers.
+
+    pgtrigger's own template asks `pgtrigger.ignore` through a function with an exception
+    block, a subtransaction on every row; this one reads the setting with `missing_ok`
+    instead, so `pgtrigger.ignore()` still works and no row pays for a subtransaction.
+    Migrations refer to this class by path, so it must stay where it is.
+    """
+
+    def get_template(self) -> str:
+        return """
+            CREATE OR REPLACE FUNCTION {pgid}()
+            RETURNS TRIGGER AS $$
+                {declare}
+                BEGIN
+                    IF TG_NAME = ANY(COALESCE(
+                        NULLIF(current_setting('pgtrigger.ignore', TRUE), '')::TEXT[], '{{}}'
+                    )) THEN
+                        RETURN NULL;
+                    END IF;
+                    {func}
+                END;
+            $$ LANGUAGE plpgsql;
+
+            DROP TRIGGER IF EXISTS {pgid} ON {table};
+            CREATE {constraint} TRIGGER {pgid}
+                {when} {operation} ON {table}
+                {timing}
+                {referencing}
+                FOR EACH {level} {condition}
+                EXECUTE PROCEDURE {execute};
+
+            COMMENT ON TRIGGER {pgid} ON {table} IS '{hash}';
+        """
+
+
 class Event(pgtrigger.Trigger):
     """An AFTER trigger on a tracked model that stores the `NEW` or `OLD` row as an event."""
 
@@ -84,6 +121,10 @@ class Event(pgtrigger.Trigger):
             level=level,
             **kwargs,
         )
+
+    def compile(self, model: type[models.Model]) -> compiler.Trigger:
+        compiled = super().compile(model)
+        return compiler.Trigger(name=compiled.name, sql=EventTriggerSql(**compiled.sql.kwargs))
 
     def render_condition(self, model: type[models.Model]) -> str:
         # A statement-level trigger filters its transition tables in the function instead.

@@ -254,3 +254,13 @@ class ItemEvent(
 
     class Meta:
         indexes = [models.Index(fields=["price"], name="item_event_price")]
+
+
+@pghistory.track(
+    context_field=pghistory.ContextJSONField(),
+    obj_field=pghistory.ObjForeignKey(related_name="denorm_events"),
+)
+class DenormContext(models.Model):
+    """Events that copy the context's metadata instead of pointing to a context row."""
+
+    int_field = models.IntegerField()

@@ -1,0 +1,38 @@
+"""System checks of the tracking core."""
+
+from django.conf import settings
+from django.core import checks
+from django.test import override_settings
+
+from pghistory.checks import check_pgtrigger_installed
+
+WITHOUT_PGTRIGGER = [app for app in settings.INSTALLED_APPS if app != "pgtrigger"]
+
+
+def test_missing_pgtrigger_app_is_reported():
+    with override_settings(INSTALLED_APPS=WITHOUT_PGTRIGGER):
+        errors = check_pgtrigger_installed(None)
+
+    assert [(error.id, error.level) for error in errors] == [("pghistory.E001", checks.ERROR)]
+    assert "pgtrigger" in errors[0].msg
+
+
+def test_missing_pgtrigger_app_is_reported_by_the_check_framework():
+    with override_settings(INSTALLED_APPS=WITHOUT_PGTRIGGER):
+        errors = checks.run_checks(tags=[checks.Tags.compatibility])
+
+    assert "pghistory.E001" in [error.id for error in errors]
+
+
+def test_installed_pgtrigger_app_passes_the_check():
+    assert check_pgtrigger_installed(None) == []
+
+
+def test_the_test_project_passes_every_system_check():
+    problems = [
+        f"{message.id}: {message.msg}"
+        for message in checks.run_checks(include_deployment_checks=False)
+        if message.level >= checks.WARNING
+    ]
+
+    assert problems == []
