@@ -176,8 +176,8 @@ def _branch(
             ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
         )
         diff = (
-            "CASE WHEN prev.data IS NULL THEN NULL ELSE (SELECT COALESCE(jsonb_object_agg("
-            "cur.key, jsonb_build_array(prev.data -> cur.key, cur.value)), '{}'::JSONB)"
+            "CASE WHEN prev.data IS NULL THEN NULL ELSE (SELECT jsonb_object_agg("
+            "cur.key, jsonb_build_array(prev.data -> cur.key, cur.value))"
             f" FROM jsonb_each({data}) AS cur WHERE cur.value IS DISTINCT FROM"
             " prev.data -> cur.key) END"
         )
@@ -223,7 +223,12 @@ def _where_hints(query: Query) -> dict[str, set]:
         name = child.lhs.target.name
         if name not in ("pgh_model", "pgh_obj_model", "pgh_obj_id"):
             continue
-        values = {child.rhs} if isinstance(child, Exact) else set(child.rhs)
+        values = [child.rhs] if isinstance(child, Exact) else child.rhs
+        if not isinstance(values, (list, tuple, set)) or any(
+            hasattr(value, "resolve_expression") for value in values
+        ):
+            continue  # an expression or a subquery: only Postgres knows its values
+        values = set(values)
         hints[name] = hints[name] & values if name in hints else values
     return hints
 

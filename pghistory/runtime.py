@@ -75,27 +75,23 @@ class context:  # noqa: N801 (the public name is lowercase, as in django-pghisto
         if active is not None:
             active.metadata.update(metadata)
 
-    @property
-    def id(self) -> uuid.UUID | None:
-        """The id of the active context (shared by nested contexts)."""
-        active = _active.get()
-        return active.id if active is not None else None
-
-    def __enter__(self) -> context:
+    def __enter__(self) -> _State:
+        """Return the active context, whose `id` and merged `metadata` stay readable."""
         active = _active.get()
         if active is None:
-            self._tokens.append(_active.set(_State(uuid.uuid4(), dict(self.metadata))))
+            active = _State(uuid.uuid4(), dict(self.metadata))
+            self._tokens.append(_active.set(active))
         else:
             active.metadata.update(self.metadata)
             self._tokens.append(None)
-        return self
+        return active
 
     def __exit__(self, *exc_info) -> None:
         token = self._tokens.pop()
         if token is not None:
             _active.reset(token)
 
-    async def __aenter__(self) -> context:
+    async def __aenter__(self) -> _State:
         return self.__enter__()
 
     async def __aexit__(self, *exc_info) -> None:
@@ -187,9 +183,10 @@ def _inject_context(execute, sql, params, many, context):
     settings_sql = _settings_sql(state)
     server_binding = connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
     if many or server_binding:
-        # One statement per call: the settings go first, in the same transaction.
+        # These calls take one statement: the settings go first on the same cursor (past the
+        # wrappers, which are bound to this call), in the same transaction.
         with transaction.atomic(using=connection.alias):
-            execute(settings_sql, None, False, context)
+            context["cursor"].cursor.execute(settings_sql)
             return execute(sql, params, many, context)
 
     if params is not None:

@@ -1,6 +1,12 @@
 from django.contrib import admin
 from django.urls import path
 
+from tests import views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("books/", views.write_book),
+    path("books/as/<str:username>/", views.write_book_as),
+    path("books/async/", views.awrite_book),
+    path("nothing/", views.read_nothing),
 ]
