@@ -66,11 +66,23 @@ def describe(url: str | None = None) -> str:
 
 def server_version(url: str) -> str:
     """``SHOW server_version`` of the server behind ``url``, e.g. ``'18.4'``."""
-    import psycopg
-
-    with psycopg.connect(**_connect_kwargs(url, dbname="postgres")) as conn:
-        (version,) = conn.execute("SHOW server_version").fetchone()
+    with contextlib.closing(_connect(**_connect_kwargs(url, dbname="postgres"))) as conn:
+        cursor = conn.cursor()
+        cursor.execute("SHOW server_version")
+        (version,) = cursor.fetchone()
     return version.split()[0]
+
+
+def _connect(**kwargs):
+    """An autocommit connection with psycopg 3, or psycopg2 where psycopg 3 is unavailable
+    (the tests can run on either driver)."""
+    try:
+        import psycopg as driver
+    except ImportError:
+        import psycopg2 as driver
+    conn = driver.connect(**kwargs)
+    conn.autocommit = True
+    return conn
 
 
 def stop() -> bool:
@@ -119,16 +131,19 @@ def _start_embedded() -> Path:
 
 
 def _ensure_database(socket_dir: Path, dbname: str) -> None:
-    import psycopg
-    from psycopg import errors, sql
-
     conninfo = {"host": str(socket_dir), "user": _EMBEDDED_USER, "dbname": "postgres"}
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname]).fetchone():
+    with contextlib.closing(_connect(**conninfo)) as conn:
+        cursor = conn.cursor()
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [dbname])
+        if cursor.fetchone():
             return
-        # Another process may create it at the same moment.
-        with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        # Another process may create it at the same moment: its error is as good as done.
+        quoted = '"' + dbname.replace('"', '""') + '"'
+        try:
+            cursor.execute(f"CREATE DATABASE {quoted}")
+        except Exception as error:
+            if "already exists" not in str(error):
+                raise
 
 
 def _socket_url(socket_dir: Path, dbname: str) -> str:

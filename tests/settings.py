@@ -4,8 +4,14 @@ The database comes from devdb: $DATABASE_URL if set, else the embedded Postgres 
 """
 
 import copy
+import os
+import sys
 
 import dj_database_url
+
+if os.environ.get("PGHISTORY_TEST_DRIVER") == "psycopg2":
+    # Hide psycopg 3 so that Django's PostgreSQL backend falls back to psycopg2.
+    sys.modules["psycopg"] = None
 
 import devdb
 
