@@ -83,8 +83,13 @@ def _proxy_sql(model_field: models.Field, context_sql: str, connection) -> str:
         )
     if parts[1] == "metadata":
         parts = parts[1:]
+    return f"({context_sql} #>> {_json_path(parts[1:])})::{_column_type(model_field, connection)}"
+
+
+def _column_type(model_field: models.Field, connection) -> str:
+    """The SQL type of a field's column (a foreign key's is its target's)."""
     target = model_field.target_field if model_field.is_relation else model_field
-    return f"({context_sql} #>> {_json_path(parts[1:])})::{target.db_type(connection)}"
+    return target.db_type(connection)
 
 
 def _data_sql(alias: str, event_model: type[models.Model]) -> str:
@@ -247,8 +252,7 @@ def events_sql(query: Query, connection) -> tuple[str, list]:
     if not branches:
         select = [f"NULL::{sql_type} AS {quote(name)}" for name, sql_type in COLUMNS.items()]
         select += [
-            f"NULL::{(f.target_field if f.is_relation else f).db_type(connection)}"
-            f" AS {quote(f.column)}"
+            f"NULL::{_column_type(f, connection)} AS {quote(f.column)}"
             for f in _proxy_fields(query.model)
         ]
         return f"SELECT {', '.join(select)} WHERE FALSE", []

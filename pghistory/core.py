@@ -44,7 +44,7 @@ class Tracker:
         """Register the label for the tracked model, then run `setup`."""
         tracked_model = event_model.pgh_tracked_model
         key = (tracked_model, self.label)
-        if _registered_trackers.get(key, event_model) is not event_model:
+        if key in _registered_trackers:
             raise ValueError(
                 f'Tracker with label "{self.label}" already exists for model'
                 f' "{tracked_model._meta.label}". Supply a different label as the first'
@@ -298,13 +298,6 @@ def create_event_model(
     """
     if not trackers:
         trackers = tuple(config.default_trackers() or (InsertEvent(), UpdateEvent()))
-    labels = [tracker.label for tracker in trackers]
-    for label in {label for label in labels if labels.count(label) > 1}:
-        raise ValueError(
-            f'Tracker with label "{label}" already exists for model'
-            f' "{tracked_model._meta.label}". Supply a different label as the first argument'
-            " to the tracker."
-        )
     # Each event model owns copies of its trackers, so shared default instances stay intact.
     trackers = tuple(copy.copy(tracker) for tracker in trackers)
     if level is not None:

@@ -224,7 +224,7 @@ class Events(models.Model):
     pgh_label = models.TextField(help_text="The event label.")
     pgh_data = PGHistoryJSONField(help_text="The raw data of the event.")
     pgh_diff = PGHistoryJSONField(
-        help_text="The diff between the previous event of the same label."
+        help_text="The diff against the previous event of the same object."
     )
     pgh_context_id = models.UUIDField(null=True, help_text="The context UUID.")
     pgh_context = PGHistoryJSONField(null=True, help_text="The context associated with the event.")

@@ -22,6 +22,7 @@ from django.db.backends.signals import connection_created
 
 from pghistory import config
 from pghistory.constants import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING
+from pghistory.trigger import literal
 
 # The active context of this thread or asyncio task (a _State, or None). Tasks and
 # sync_to_async threads inherit it; plain threads do not (see capture_context()).
@@ -162,14 +163,10 @@ def is_write(sql: str) -> bool:
     return keyword == "WITH" and _WRITE_KEYWORD.search(sql) is not None
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _settings_sql(state: _State) -> str:
     return (
-        f"SELECT set_config({_literal(CONTEXT_ID_SETTING)}, {_literal(str(state.id))}, true),"
-        f" set_config({_literal(CONTEXT_METADATA_SETTING)}, {_literal(state.metadata_json())},"
+        f"SELECT set_config({literal(CONTEXT_ID_SETTING)}, {literal(str(state.id))}, true),"
+        f" set_config({literal(CONTEXT_METADATA_SETTING)}, {literal(state.metadata_json())},"
         " true)"
     )
 

@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 from pghistory import config
+from pghistory.aggregation import event_models
 
 
 class _PeekPaginator(Paginator):
@@ -31,7 +32,7 @@ class LabelFilter(admin.SimpleListFilter):
         labels = sorted(
             {
                 tracker.label
-                for event_model in _event_models()
+                for event_model in event_models()
                 for tracker in event_model.pgh_trackers or ()
             }
         )
@@ -48,16 +49,10 @@ class EventModelFilter(admin.SimpleListFilter):
     parameter_name = "pgh_model"
 
     def lookups(self, request, model_admin):
-        return [(model._meta.label, model._meta.label) for model in _event_models()]
+        return [(model._meta.label, model._meta.label) for model in event_models()]
 
     def queryset(self, request, queryset):
         return queryset.across(self.value()) if self.value() else queryset
-
-
-def _event_models():
-    from pghistory.aggregation import event_models
-
-    return event_models()
 
 
 class BaseEventAdmin(admin.ModelAdmin):

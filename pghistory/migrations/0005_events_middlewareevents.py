@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 (
                     "pgh_diff",
                     pghistory.models.PGHistoryJSONField(
-                        help_text="The diff between the previous event of the same label."
+                        help_text="The diff against the previous event of the same object."
                     ),
                 ),
                 ("pgh_context_id", models.UUIDField(help_text="The context UUID.", null=True)),
