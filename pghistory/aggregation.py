@@ -131,7 +131,8 @@ def _object_filter(
         values = []
         for value in hints["pgh_obj_id"]:
             try:
-                values.append(target.to_python(value))
+                # clean() also rejects values out of the column's range
+                values.append(target.clean(value, None))
             except (ValidationError, TypeError, ValueError):
                 continue
         if not values:
@@ -175,9 +176,14 @@ def _branch(
 
     data = _data_sql("e", event_model)
     if has_obj:
+        # The previous event, passing over a sibling: an event of another tracker that the
+        # same change wrote (same time, same values), so that both show what changed.
+        previous = _data_sql("p", event_model)
         joins += (
-            f" LEFT JOIN LATERAL (SELECT {_data_sql('p', event_model)} AS data FROM {table} p"
+            f" LEFT JOIN LATERAL (SELECT {previous} AS data FROM {table} p"
             ' WHERE p."pgh_obj_id" = e."pgh_obj_id" AND p."pgh_id" < e."pgh_id"'
+            ' AND NOT (p."pgh_created_at" = e."pgh_created_at"'
+            f' AND p."pgh_label" <> e."pgh_label" AND {previous} = {data})'
             ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
         )
         diff = (

@@ -565,6 +565,29 @@ def test_diff_compares_within_one_event_table(db):
     ]
 
 
+def test_object_id_filter_out_of_the_columns_range_matches_nothing(db):
+    RowModel.objects.create(int_field=1)
+
+    assert list(Events.objects.filter(pgh_obj_id="99999999999999999999")) == []
+    assert list(Events.objects.filter(pgh_obj_id="not a number")) == []
+
+
+def test_events_of_one_change_by_several_trackers_each_show_the_change(db):
+    account = Account.objects.create(owner="ann", balance=150)
+    Account.objects.filter(pk=account.pk).update(balance=50)
+    Account.objects.filter(pk=account.pk).update(owner="bo")
+
+    events = Events.objects.tracks(account).order_by("pgh_id")
+    # balance_changed stores the old row: nothing differs from the opening balance yet.
+    assert list(events.values_list("pgh_label", "pgh_diff")) == [
+        ("balance_changed", None),
+        ("every_update", {"balance": [150, 50]}),
+        ("fell_below_100", {"balance": [150, 50]}),
+        ("owner_kept", {"balance": [150, 50]}),
+        ("every_update", {"owner": ["ann", "bo"]}),
+    ]
+
+
 # Context
 
 
