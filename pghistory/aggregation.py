@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import models
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.compiler import SQLCompiler
@@ -244,17 +244,30 @@ def _where_hints(query: Query) -> dict[str, set]:
     return hints
 
 
-def events_sql(query: Query, connection) -> tuple[str, list]:
-    """The derived table that stands for `Events` in `query`."""
+def events_sql(query: Query, connection, top_n: tuple[str, str, list, str] | None = None):
+    """The derived table that stands for `Events` in `query`.
+
+    With `top_n` (the union's alias, a WHERE clause on it, its parameters, and
+    "ORDER BY ... LIMIT n"), each branch
+    filters, sorts and cuts its own rows before the union: a page of newest events then reads
+    a few rows of each table through its indexes instead of sorting every event.
+    """
     scope: Scope = query.pgh_scope
     hints = _where_hints(query)
     chosen = scope.event_models if scope.event_models is not None else event_models()
     branches, params = [], []
     for event_model in chosen:
         branch = _branch(query.model, event_model, scope, hints, connection)
-        if branch is not None:
-            branches.append(f"({branch[0]})")
-            params.extend(branch[1])
+        if branch is None:
+            continue
+        branch_sql, branch_params = branch
+        if top_n is not None:
+            alias, where_sql, where_params, order_limit = top_n
+            where = f" WHERE {where_sql}" if where_sql else ""
+            branch_sql = f"SELECT * FROM ({branch_sql}) {alias}{where} {order_limit}"
+            branch_params = [*branch_params, *where_params]
+        branches.append(f"({branch_sql})")
+        params.extend(branch_params)
     if not branches:
         select = [f"NULL::{sql_type} AS {quote(name)}" for name, sql_type in COLUMNS.items()]
         select += [
@@ -272,11 +285,40 @@ class EventsCompiler(SQLCompiler):
         from_clause, params = super().get_from_clause()
         base_alias = self.query.base_table
         base_sql, _ = self.compile(self.query.alias_map[base_alias])
-        derived_sql, derived_params = events_sql(self.query, self.connection)
+        derived_sql, derived_params = events_sql(self.query, self.connection, self._top_n())
         # The base table comes first in the FROM clause, so its parameters come first too.
         assert from_clause[0] == base_sql
         from_clause[0] = f"({derived_sql}) {self.quote_name_unless_alias(base_alias)}"
         return from_clause, [*derived_params, *params]
+
+    def _top_n(self) -> tuple[str, str, list, str] | None:
+        """The WHERE, ORDER BY and LIMIT that every branch may apply to itself: those of a
+        sliced, ordered query on the union alone (no joins, grouping or distinct)."""
+        query = self.query
+        if (
+            query.high_mark is None
+            or query.distinct
+            or query.group_by is not None
+            or query.combinator
+            or len(query.alias_map) != 1
+        ):
+            return None
+        order_by = self.get_order_by()
+        if not order_by or any(is_ref or params for _, (_, params, is_ref) in order_by):
+            return None
+        try:
+            where_sql, where_params = self.compile(self.where)
+        except FullResultSet:
+            where_sql, where_params = "", []
+        except EmptyResultSet:
+            return None
+        ordering = ", ".join(sql for _, (sql, _, _) in order_by)
+        return (
+            self.quote_name_unless_alias(query.base_table),
+            where_sql,
+            list(where_params),
+            f"ORDER BY {ordering} LIMIT {int(query.high_mark)}",
+        )
 
 
 class EventsQuery(Query):

@@ -274,6 +274,15 @@ def _pgh_fields(
     return pgh_fields
 
 
+def _history_indexes(pgh_fields: dict[str, models.Field]) -> list[models.Index]:
+    """The indexes history is read by: newest first, and one object's events in order (also
+    how each event finds the one before it for its diff)."""
+    indexes = [models.Index(fields=["pgh_created_at", "pgh_id"])]
+    if "pgh_obj" in pgh_fields:
+        indexes.append(models.Index(fields=["pgh_obj", "pgh_id"]))
+    return indexes
+
+
 def create_event_model(
     tracked_model: type[models.Model],
     *trackers: Tracker,
@@ -318,11 +327,13 @@ def create_event_model(
         "pgh_trackers": trackers,
         "pgh_tracked_model": tracked_model,
         "_pgh_append_only": config.append_only() if append_only is UNSET else append_only,
-        "Meta": type("Meta", (), {"app_label": app_label, "abstract": abstract, **(meta or {})}),
     }
     for field in _tracked_fields(tracked_model, fields, exclude):
         class_attrs[field.name] = _copy_field(field)
-    class_attrs.update(_pgh_fields(tracked_model, obj_field, context_field, context_id_field))
+    pgh_fields = _pgh_fields(tracked_model, obj_field, context_field, context_id_field)
+    class_attrs.update(pgh_fields)
+    meta = {"indexes": _history_indexes(pgh_fields), **(meta or {})}
+    class_attrs["Meta"] = type("Meta", (), {"app_label": app_label, "abstract": abstract, **meta})
     class_attrs.update(attrs or {})
 
     event_model = type(model_name, (base_model or config.base_model(),), class_attrs)

@@ -119,7 +119,11 @@ def test_unique_and_index_flags_are_not_copied():
     assert (code.unique, code.db_index) == (False, False)
     assert (group.unique, group.db_index) == (False, False)
     assert UniqueEvent._meta.constraints == []
-    assert UniqueEvent._meta.indexes == []
+    # Only the event table's own indexes: the tracked model's are not copied.
+    assert [index.fields for index in UniqueEvent._meta.indexes] == [
+        ["pgh_created_at", "pgh_id"],
+        ["pgh_obj", "pgh_id"],
+    ]
 
 
 @pytest.mark.django_db
@@ -155,14 +159,19 @@ def test_events_may_repeat_values_that_are_unique_in_the_tracked_table():
 
 
 @pytest.mark.django_db
-def test_only_relations_are_indexed_in_an_event_table():
+def test_an_event_table_indexes_its_relations_time_order_and_each_objects_events():
     indexed = sorted(
         tuple(constraint["columns"])
         for constraint in table_constraints(UniqueEvent).values()
-        if constraint["index"]
+        if constraint["index"] and not constraint["primary_key"]
     )
 
-    assert indexed == [("pgh_context_id",), ("pgh_obj_id",)]
+    assert indexed == [
+        ("pgh_context_id",),
+        ("pgh_created_at", "pgh_id"),
+        ("pgh_obj_id",),
+        ("pgh_obj_id", "pgh_id"),
+    ]
 
 
 def test_a_foreign_key_is_copied_unconstrained_indexed_and_without_reverse_relation():

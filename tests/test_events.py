@@ -5,6 +5,7 @@ a known creation time, so that rows can be compared whole.
 """
 
 import datetime as dt
+import re
 import types
 import uuid
 from decimal import Decimal
@@ -669,8 +670,7 @@ def _plan(queryset):
 def test_one_objects_events_are_read_through_an_index(many_book_events, narrow):
     plan = _plan(narrow(many_book_events))
 
-    assert "Index Scan using testapp_bookevent_" in plan
-    assert "Seq Scan on testapp_bookevent" not in plan
-    assert [
-        word for word in plan.split() if word.startswith("testapp_") and "bookevent" not in word
-    ] == []
+    scanned = re.findall(r"(Index Scan|Seq Scan|Bitmap Heap Scan) (?:using \S+ )?on (\w+)", plan)
+    event_tables = {table for _, table in scanned if table != "pghistory_context"}
+    assert event_tables == {"testapp_bookevent"}
+    assert "Seq Scan" not in {kind for kind, _ in scanned}

@@ -122,7 +122,12 @@ class Bar(Place):
     serves_beer = models.BooleanField(default=True)
 
 
-@pghistory.track(exclude=["password"])
+@pghistory.track(
+    # Own trigger names: the example project's shop app tracks auth_user too.
+    pghistory.InsertEvent(trigger_name="tracked_user_insert"),
+    pghistory.UpdateEvent(trigger_name="tracked_user_update"),
+    exclude=["password"],
+)
 class TrackedUser(User):
     """A third-party model tracked through a proxy."""
 
