@@ -209,7 +209,14 @@ def _branch(
         "pgh_obj_model": f"'{tracked_label}'",
         "pgh_obj_id": obj_id,
     }
-    select = [f"({sql})::{COLUMNS[name]} AS {quote(name)}" for name, sql in values.items()]
+    # pgh_id keeps its column's own type (integer or bigint; the union widens it), so that an
+    # ORDER BY pgh_id inside the branch follows the table's indexes.
+    select = [
+        f"{sql} AS {quote(name)}"
+        if name == "pgh_id"
+        else f"({sql})::{COLUMNS[name]} AS {quote(name)}"
+        for name, sql in values.items()
+    ]
     select += [
         f"{_proxy_sql(f, context_sql, connection)} AS {quote(f.column)}"
         for f in _proxy_fields(query_model)

@@ -670,7 +670,20 @@ def _plan(queryset):
 def test_one_objects_events_are_read_through_an_index(many_book_events, narrow):
     plan = _plan(narrow(many_book_events))
 
-    scanned = re.findall(r"(Index Scan|Seq Scan|Bitmap Heap Scan) (?:using \S+ )?on (\w+)", plan)
+    scanned = re.findall(
+        r"(Index Scan|Index Only Scan|Seq Scan|Bitmap Heap Scan)(?: Backward)? (?:using \S+ )?on (\w+)",
+        plan,
+    )
     event_tables = {table for _, table in scanned if table != "pghistory_context"}
     assert event_tables == {"testapp_bookevent"}
     assert "Seq Scan" not in {kind for kind, _ in scanned}
+
+
+def test_a_page_of_newest_events_reads_each_table_through_its_time_index(many_book_events):
+    plan = _plan(Events.objects.order_by("-pgh_created_at", "-pgh_model", "-pgh_id")[:51])
+
+    # Django names the (pgh_created_at, pgh_id) index <table[:11]>_pgh_cre_<hash>_idx.
+    assert re.search(
+        r"Index Scan Backward using testapp_boo_pgh_cre_\w+ on testapp_bookevent", plan
+    )
+    assert "Seq Scan on testapp_bookevent" not in plan
