@@ -36,3 +36,15 @@ def browser_type_launch_args(browser_type_launch_args):
     if executable:
         return {**browser_type_launch_args, "executable_path": executable}
     return browser_type_launch_args
+
+
+@pytest.fixture
+def shop_site(settings):
+    """The example project's URLs, and `HistoryMiddleware` right after authentication, as the
+    example project has them."""
+    settings.ROOT_URLCONF = "example_project.urls"
+    middleware = list(settings.MIDDLEWARE)
+    auth = middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    middleware.insert(auth + 1, "pghistory.middleware.HistoryMiddleware")
+    settings.MIDDLEWARE = middleware
+    return settings

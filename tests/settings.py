@@ -40,6 +40,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "pgtrigger",
     "pghistory",
+    "django_filters",
+    "django_tables2",
+    "pghistory_admin",
+    "example_project.shop",
     "tests.testapp",
 ]
 

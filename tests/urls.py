@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from tests import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("history/", include("pghistory_admin.urls")),
     path("books/", views.write_book),
     path("books/as/<str:username>/", views.write_book_as),
     path("books/async/", views.awrite_book),

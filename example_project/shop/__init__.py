@@ -1,0 +1,1 @@
+"""The example project's shop: a small coffee roaster's customers, catalogue and orders."""

@@ -1,0 +1,193 @@
+"""Events as people read them: who, what, which object, what changed, and from where.
+
+`event_rows()` turns a page (or an export chunk) of `Events` into `EventRow`s with a bounded
+number of queries: one for the users and one per tracked model on the page, whatever the
+number of events.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.text import capfirst
+
+from pghistory_admin.diffs import Change, changes, fields_by_column
+
+
+@dataclass
+class EventRow:
+    """One event, with everything a page or an export shows about it."""
+
+    slug: str
+    created_at: datetime.datetime
+    label: str
+    model: type[models.Model] | None
+    model_label: str
+    object_id: str | None
+    changes: list[Change]
+    data: dict
+    context_id: uuid.UUID | None
+    metadata: dict
+    user_id: Any = None
+    user: Any = None
+    object_name: str = ""
+    object_exists: bool = False
+
+    @property
+    def model_name(self) -> str:
+        return self.model_label if self.model is None else capfirst(self.model._meta.verbose_name)
+
+    @property
+    def object_key(self) -> str | None:
+        """The `object` filter value of this event's object ("app_label.model:pk")."""
+        if self.model is None or self.object_id is None:
+            return None
+        return f"{self.model._meta.label_lower}:{self.object_id}"
+
+    @property
+    def user_name(self) -> str:
+        if self.user is not None:
+            return user_display(self.user)
+        return "" if self.user_id is None else f"user #{self.user_id} (deleted)"
+
+    @property
+    def user_key(self) -> str | None:
+        """The `user` filter value that selects this event's user."""
+        if self.user is not None:
+            return self.user.get_username()
+        return None if self.user_id is None else str(self.user_id)
+
+    @property
+    def url(self) -> str:
+        url = self.metadata.get("url")
+        return url if isinstance(url, str) else ""
+
+    @property
+    def other_metadata(self) -> dict:
+        """Context metadata other than the user and the URL (a reason, a source, ...)."""
+        return {key: value for key, value in self.metadata.items() if key not in ("user", "url")}
+
+
+def user_display(user) -> str:
+    full_name = user.get_full_name() if hasattr(user, "get_full_name") else ""
+    username = user.get_username()
+    return f"{full_name} ({username})" if full_name else username
+
+
+def parse_pk(model: type[models.Model], raw: Any) -> Any:
+    """`raw` as a valid primary key of `model` (in range for its column), or None."""
+    try:
+        return model._meta.pk.clean(raw, None)
+    except (ValidationError, TypeError, ValueError):
+        return None
+
+
+def tracked_model(label: str) -> type[models.Model] | None:
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        return None
+
+
+def event_rows(events: Iterable) -> list[EventRow]:
+    """`EventRow`s for `Events` instances, with their users and objects loaded in bulk."""
+    rows = []
+    for event in events:
+        model = tracked_model(event.pgh_obj_model)
+        metadata = event.pgh_context if isinstance(event.pgh_context, dict) else {}
+        rows.append(
+            EventRow(
+                slug=event.pgh_slug,
+                created_at=event.pgh_created_at,
+                label=event.pgh_label,
+                model=model,
+                model_label=event.pgh_obj_model,
+                object_id=event.pgh_obj_id,
+                changes=changes(model, event.pgh_diff),
+                data=event.pgh_data or {},
+                context_id=event.pgh_context_id,
+                metadata=metadata,
+                user_id=metadata.get("user"),
+            )
+        )
+    _load_users(rows)
+    _load_objects(rows)
+    return rows
+
+
+def _load_users(rows: list[EventRow]) -> None:
+    user_model = get_user_model()
+    pks = [parse_pk(user_model, row.user_id) for row in rows]
+    wanted = {pk for pk in pks if pk is not None}
+    users = user_model._default_manager.in_bulk(wanted) if wanted else {}
+    for row, pk in zip(rows, pks):
+        row.user = users.get(pk)
+
+
+def _load_objects(rows: list[EventRow]) -> None:
+    """Name each event's object: its string form now, or, if it was deleted, the string form
+    of the values the event stored (with their related objects, loaded in bulk too)."""
+    wanted: dict[type[models.Model], dict[Any, list[EventRow]]] = defaultdict(dict)
+    for row in rows:
+        pk = parse_pk(row.model, row.object_id) if row.model and row.object_id else None
+        if pk is not None:
+            wanted[row.model].setdefault(pk, []).append(row)
+    deleted = []
+    for model, by_pk in wanted.items():
+        # select_related() follows the non-null foreign keys a __str__ is likely to use.
+        found = model._base_manager.select_related().in_bulk(list(by_pk))
+        for pk, model_rows in by_pk.items():
+            for row in model_rows:
+                row.object_exists = pk in found
+                if row.object_exists:
+                    row.object_name = _safe_str(found[pk])
+                else:
+                    deleted.append((row, _snapshot(row)))
+    _attach_related([obj for _, obj in deleted])
+    for row, obj in deleted:
+        row.object_name = _safe_str(obj)
+
+
+def _snapshot(row: EventRow) -> models.Model:
+    """An unsaved instance holding the values an event stored."""
+    values = {}
+    for column, field in fields_by_column(row.model).items():
+        if column in row.data:
+            try:
+                values[field.attname] = field.to_python(row.data[column])
+            except (ValidationError, TypeError, ValueError):
+                continue
+    return row.model(**values)
+
+
+def _attach_related(instances: list[models.Model]) -> None:
+    """Load the objects the instances' foreign keys point to, one query per related model; a
+    pointer to a row that is gone reads as None instead of querying again."""
+    wanted: dict[tuple, list] = defaultdict(list)
+    for obj in instances:
+        for field in obj._meta.concrete_fields:
+            value = getattr(obj, field.attname)
+            if value is not None and (field.many_to_one or field.one_to_one):
+                wanted[field.related_model, field.target_field.attname].append((obj, field, value))
+    for (related_model, target), pointers in wanted.items():
+        values = {value for _, _, value in pointers}
+        found = related_model._base_manager.in_bulk(values, field_name=target)
+        for obj, field, value in pointers:
+            field.set_cached_value(obj, found.get(value))
+
+
+def _safe_str(obj: models.Model) -> str:
+    # A model's __str__ may follow a relation to a row that is gone; the page must still show.
+    try:
+        return str(obj)
+    except Exception:  # noqa: BLE001 (any failure of project code falls back to the pk)
+        return f"{obj._meta.verbose_name} #{obj.pk}"

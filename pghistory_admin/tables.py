@@ -1,0 +1,131 @@
+"""The event browser's table: one row per event, newest first."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import django_tables2 as tables
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from pghistory_admin.rows import EventRow
+
+#: Labels with a colour of their own; any other label gets the "custom" colour.
+LABEL_CLASSES = {"insert": "insert", "update": "update", "delete": "delete"}
+
+
+def label_badge(label: str):
+    kind = LABEL_CLASSES.get(label, "custom")
+    return format_html('<span class="pgh-label pgh-label-{}">{}</span>', kind, label)
+
+
+def local_time(moment):
+    """The date, and the time of day below it, in the current time zone."""
+    local = timezone.localtime(moment)
+    return format_html(
+        '<time datetime="{}">{} <span class="pgh-clock">{}</span></time>',
+        moment.isoformat(),
+        local.strftime("%Y-%m-%d"),
+        local.strftime("%H:%M:%S"),
+    )
+
+
+def _column(header: str, name: str, **kwargs) -> tables.Column:
+    # data-label names the cell when narrow screens show each row as a card.
+    attrs = {"td": {"class": f"pgh-cell-{name}", "data-label": header}}
+    return tables.Column(verbose_name=header, attrs=attrs, **kwargs)
+
+
+class EventTable(tables.Table):
+    """Events as rows: when, who, what, which object, what changed and from where.
+
+    `link` builds a browser URL from filter parameters, so that each user, object and context
+    in the table links to its own events.
+    """
+
+    time = _column("When", "time", accessor="created_at", order_by=("created_at",))
+    user = _column("Who", "user", accessor="user_name", orderable=False)
+    label = _column("What", "label", orderable=False)
+    model = _column("Object", "model", accessor="model_label", order_by=("model_label",))
+    changes = _column("Changes", "changes", empty_values=(), orderable=False)
+    where = _column("Where", "where", empty_values=(), orderable=False)
+
+    class Meta:
+        template_name = "pghistory_admin/table.html"
+        order_by_field = "sort"
+        attrs = {"class": "pgh-events", "id": "pgh-events"}
+        row_attrs = {"data-event": lambda record: record.slug}
+        empty_text = "No events match these filters."
+
+    def __init__(self, rows: list[EventRow], *, link: Callable[..., str], **kwargs):
+        self.link = link
+        super().__init__(rows, **kwargs)
+
+    def render_time(self, record: EventRow):
+        return local_time(record.created_at)
+
+    def render_user(self, record: EventRow):
+        if record.user_key is None:
+            return "—"
+        return format_html(
+            '<a class="pgh-user" href="{}">{}</a>',
+            self.link(user=record.user_key),
+            record.user_name,
+        )
+
+    def render_label(self, value: str):
+        return label_badge(value)
+
+    def render_model(self, record: EventRow):
+        if record.object_key is None:
+            return record.model_name
+        state = "" if record.object_exists else mark_safe(' <span class="pgh-gone">deleted</span>')
+        return format_html(
+            '<span class="pgh-model">{}</span> <a class="pgh-object" href="{}">{}</a>{}',
+            record.model_name,
+            self.link(object=record.object_key),
+            record.object_name,
+            state,
+        )
+
+    def render_changes(self, record: EventRow):
+        if not record.changes:
+            return ""
+        return format_html(
+            '<ul class="pgh-changes">{}</ul>',
+            format_html_join(
+                "",
+                "<li>{}</li>",
+                ((_change_summary(change),) for change in record.changes),
+            ),
+        )
+
+    def render_where(self, record: EventRow):
+        parts = []
+        if record.url:
+            parts.append(format_html('<code class="pgh-url">{}</code>', record.url))
+        for key, value in sorted(record.other_metadata.items()):
+            shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            parts.append(format_html('<span class="pgh-meta">{}: {}</span>', key, shown))
+        if record.context_id is not None:
+            parts.append(
+                format_html(
+                    '<a class="pgh-context" href="{}" title="All events of this context">{}</a>',
+                    self.link(context=str(record.context_id)),
+                    str(record.context_id)[:8],
+                )
+            )
+        return format_html_join(" ", "{}", ((part,) for part in parts))
+
+
+def _change_summary(change):
+    if not change.is_short:
+        return format_html('<span class="pgh-field">{}</span>', change.label)
+    return format_html(
+        '<span class="pgh-field">{}</span>: <del>{}</del> → <ins>{}</ins>',
+        change.label,
+        change.old_display,
+        change.new_display,
+    )
