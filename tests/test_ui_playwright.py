@@ -327,3 +327,17 @@ def test_screenshots_of_a_seeded_shop(page, live_server, shop_site):
     page.goto(f"{live_server.url}/history/?model=shop.order&label=status_changed")
     assert set(cells(page, "What")) == {"status_changed"}
     page.screenshot(path=ARTIFACTS / "readme-standalone-event-browser.png")
+
+
+def test_filters_work_without_javascript(browser, live_server, shop):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server, "root")
+    page.goto(f"{live_server.url}/history/")
+    page.get_by_label("Customer", exact=True).check()
+    page.locator("#id_q").fill("oslo")
+    page.get_by_role("button", name="Apply").click()
+
+    assert cells(page, "Object") == ["Customer Ada <ada@example.com>"]
+    assert page.locator("details.pgh-filters-box").get_attribute("open") == ""
+    context.close()
