@@ -3,9 +3,10 @@
 from django.contrib import admin
 
 from pghistory.admin import BaseEventAdmin
-from pghistory_admin import access, views
+from pghistory_admin import access
 from pghistory_admin.models import Event
 from pghistory_admin.urls import page_urls
+from pghistory_admin.views.base import AdminSurface
 
 
 class EventBrowserAdmin(BaseEventAdmin):
@@ -16,7 +17,7 @@ class EventBrowserAdmin(BaseEventAdmin):
     """
 
     def get_urls(self):
-        return page_urls(views.AdminSurface(self), wrap=self.admin_site.admin_view)
+        return page_urls(AdminSurface(self), wrap=self.admin_site.admin_view)
 
     def has_module_permission(self, request):
         return bool(access.visible_models(request.user))

@@ -1,16 +1,21 @@
-"""What changed in an event, field by field, and how a stored value reads to people.
+"""What changed between two stored states of an object, field by field, as people read it.
 
-`pgh_diff` maps a column to its `[old, new]` pair as JSON; `changes()` turns that into the
-tracked model's fields (verbose names, choice labels, money with its decimals) for every page
-and export that shows a diff.
+`compare()` is the one diff of the UI: the browser's summary, the timeline, the event page,
+the comparison of two versions, the revert confirmation and the export all use it. Stored
+values are JSON (`pgh_data`, `pgh_diff`) keyed by column; a `FieldDiff` maps them back to the
+tracked model's field (verbose name, choice labels, money with its decimals, related objects'
+string forms), marks changed words inside long text and changed keys inside JSON.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
+import difflib
 import json
-from dataclasses import dataclass
+import re
+from collections import defaultdict
 from typing import Any
 
 from django.db import models
@@ -19,29 +24,76 @@ from django.utils.text import capfirst
 
 #: A value longer than this is named in a diff summary but not shown.
 SHORT_VALUE = 40
+#: Text at least this long is compared word by word.
+LONG_TEXT = 40
+
+_MISSING = object()
+_WORDS = re.compile(r"\s+|[^\s]+")
 
 
-@dataclass(frozen=True)
-class Change:
-    """One field's change: its name, verbose name and the stored old and new values."""
+@dataclasses.dataclass
+class FieldDiff:
+    """One field in two states: its name, verbose name, and stored old and new values.
+
+    `old`/`new` are the stored JSON values; `missing` marks a side that has no state at all
+    (before the first event, after a deletion).
+    """
 
     name: str
     label: str
     old: Any
     new: Any
     field: models.Field | None = None
+    #: Display strings set by `load_related()` for foreign keys (old, new).
+    related: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return self.old != self.new
 
     @property
     def old_display(self) -> str:
-        return display_value(self.field, self.old)
+        return self.related.get("old") or display_value(self.field, self.old)
 
     @property
     def new_display(self) -> str:
-        return display_value(self.field, self.new)
+        return self.related.get("new") or display_value(self.field, self.new)
 
     @property
     def is_short(self) -> bool:
         return max(len(self.old_display), len(self.new_display)) <= SHORT_VALUE
+
+    @property
+    def is_json(self) -> bool:
+        return (
+            isinstance(self.field, models.JSONField)
+            or isinstance(self.old, dict | list)
+            or (isinstance(self.new, dict | list))
+        )
+
+    @property
+    def word_marks(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]] | None:
+        """For long text: the old and new text as (kind, words) runs, kind being "same",
+        "del" (only in the old text) or "ins" (only in the new one)."""
+        if not (isinstance(self.old, str) and isinstance(self.new, str)):
+            return None
+        if (
+            max(len(self.old), len(self.new)) < LONG_TEXT
+            or self.field is not None
+            and (self.field.choices)
+        ):
+            return None
+        return word_diff(self.old, self.new)
+
+    @property
+    def json_changes(self) -> list[tuple[str, str, str]]:
+        """For JSON values: (path, old, new) of every leaf that differs, "—" where absent."""
+        if not self.is_json:
+            return []
+        return [
+            (path, _json_text(old), _json_text(new))
+            for path, old, new in json_diff(self.old, self.new)
+        ]
 
 
 def fields_by_column(model: type[models.Model] | None) -> dict[str, models.Field]:
@@ -51,21 +103,122 @@ def fields_by_column(model: type[models.Model] | None) -> dict[str, models.Field
     return {field.column: field for field in model._meta.concrete_fields}
 
 
-def changes(model: type[models.Model] | None, diff: dict | None) -> list[Change]:
-    """The changes in `diff` (`{column: [old, new]}`) as fields of `model`, in field order."""
-    if not diff:
-        return []
+def compare(
+    model: type[models.Model] | None,
+    before: dict | None,
+    after: dict | None,
+    *,
+    only_changed: bool = False,
+) -> list[FieldDiff]:
+    """Every stored field of `model` in two states (`pgh_data`-like dicts keyed by column),
+    in the model's field order; with `only_changed`, just the fields that differ."""
+    before, after = before or {}, after or {}
     by_column = fields_by_column(model)
     order = {column: position for position, column in enumerate(by_column)}
-    found = []
-    for column in sorted(diff, key=lambda column: (order.get(column, len(order)), column)):
-        old, new = diff[column]
-        field = by_column.get(column)
-        if field is None:  # a column the model no longer has
-            found.append(Change(column, column, old, new))
+    columns = sorted(
+        set(before) | set(after), key=lambda column: (order.get(column, len(order)), column)
+    )
+    diffs = []
+    for column in columns:
+        old, new = before.get(column), after.get(column)
+        if only_changed and old == new:
+            continue
+        model_field = by_column.get(column)
+        if model_field is None:  # a column the model no longer has
+            diffs.append(FieldDiff(column, column, old, new))
         else:
-            found.append(Change(field.name, capfirst(field.verbose_name), old, new, field))
-    return found
+            label = capfirst(model_field.verbose_name)
+            diffs.append(FieldDiff(model_field.name, label, old, new, model_field))
+    return diffs
+
+
+def changes(model: type[models.Model] | None, diff: dict | None) -> list[FieldDiff]:
+    """The fields changed by one event, from its `pgh_diff` (`{column: [old, new]}`)."""
+    if not diff:
+        return []
+    before = {column: pair[0] for column, pair in diff.items()}
+    after = {column: pair[1] for column, pair in diff.items()}
+    return compare(model, before, after)
+
+
+def load_related(diffs: list[FieldDiff]) -> None:
+    """Name the objects that foreign keys in `diffs` point to, one query per related model;
+    an object that is gone reads "#<pk> (deleted)"."""
+    wanted: dict[tuple, set] = defaultdict(set)
+    for diff in diffs:
+        if diff.field is not None and diff.field.is_relation:
+            for value in (diff.old, diff.new):
+                if value is not None:
+                    wanted[diff.field.related_model, diff.field.target_field.attname].add(value)
+    found = {}
+    for (related_model, target), values in wanted.items():
+        clean = set()
+        for value in values:
+            try:
+                clean.add(related_model._meta.get_field(target).to_python(value))
+            except Exception:  # noqa: BLE001 (a malformed stored value just stays unnamed)
+                continue
+        objects = related_model._base_manager.in_bulk(clean, field_name=target)
+        found[related_model, target] = {str(key): obj for key, obj in objects.items()}
+    for diff in diffs:
+        if diff.field is None or not diff.field.is_relation:
+            continue
+        objects = found.get((diff.field.related_model, diff.field.target_field.attname), {})
+        for side, value in (("old", diff.old), ("new", diff.new)):
+            if value is None:
+                continue
+            obj = objects.get(str(value))
+            diff.related[side] = safe_str(obj) if obj is not None else f"#{value} (deleted)"
+
+
+def safe_str(obj: models.Model) -> str:
+    """`str(obj)`, or its model and pk when the project's `__str__` fails."""
+    # A model's __str__ may follow a relation to a row that is gone; the page must still show.
+    try:
+        return str(obj)
+    except Exception:  # noqa: BLE001 (any failure of project code falls back to the pk)
+        return f"{obj._meta.verbose_name} #{obj.pk}"
+
+
+def word_diff(old: str, new: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """`old` and `new` as runs of (kind, text): "same", "del" (old only), "ins" (new only)."""
+    old_words, new_words = _WORDS.findall(old), _WORDS.findall(new)
+    matcher = difflib.SequenceMatcher(a=old_words, b=new_words, autojunk=False)
+    old_runs, new_runs = [], []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            old_runs.append(("same", "".join(old_words[i1:i2])))
+            new_runs.append(("same", "".join(new_words[j1:j2])))
+            continue
+        if i2 > i1:
+            old_runs.append(("del", "".join(old_words[i1:i2])))
+        if j2 > j1:
+            new_runs.append(("ins", "".join(new_words[j1:j2])))
+    return old_runs, new_runs
+
+
+def json_diff(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:
+    """The leaves that differ between two JSON values, as (path, old, new); a missing key's
+    side is `_MISSING`."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            found += json_diff(
+                old.get(key, _MISSING), new.get(key, _MISSING), f"{path}.{key}" if path else key
+            )
+        return found
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        found = []
+        for index, (old_item, new_item) in enumerate(zip(old, new)):
+            found += json_diff(old_item, new_item, f"{path}[{index}]")
+        return found
+    return [] if old == new else [(path or "(value)", old, new)]
+
+
+def _json_text(value: Any) -> str:
+    if value is _MISSING:
+        return "—"
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 def display_value(field: models.Field | None, value: Any) -> str:
@@ -96,7 +249,7 @@ def _decimal(value: Any, places: int | None) -> str:
             number = number.quantize(decimal.Decimal(1).scaleb(-places))
     except (decimal.InvalidOperation, ValueError):
         return str(value)
-    return str(number)
+    return f"{number:,}"
 
 
 def _datetime(value: Any) -> str:

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import capfirst
 
-from pghistory_admin.diffs import Change, changes, fields_by_column
+from pghistory_admin.diffs import FieldDiff, changes, fields_by_column, load_related, safe_str
 
 
 @dataclass
@@ -33,7 +33,7 @@ class EventRow:
     model: type[models.Model] | None
     model_label: str
     object_id: str | None
-    changes: list[Change]
+    changes: list[FieldDiff]
     data: dict
     context_id: uuid.UUID | None
     metadata: dict
@@ -121,6 +121,7 @@ def event_rows(events: Iterable) -> list[EventRow]:
         )
     _load_users(rows)
     _load_objects(rows)
+    load_related([diff for row in rows for diff in row.changes])
     return rows
 
 
@@ -149,12 +150,12 @@ def _load_objects(rows: list[EventRow]) -> None:
             for row in model_rows:
                 row.object_exists = pk in found
                 if row.object_exists:
-                    row.object_name = _safe_str(found[pk])
+                    row.object_name = safe_str(found[pk])
                 else:
                     deleted.append((row, _snapshot(row)))
     _attach_related([obj for _, obj in deleted])
     for row, obj in deleted:
-        row.object_name = _safe_str(obj)
+        row.object_name = safe_str(obj)
 
 
 def _snapshot(row: EventRow) -> models.Model:
@@ -183,11 +184,3 @@ def _attach_related(instances: list[models.Model]) -> None:
         found = related_model._base_manager.in_bulk(values, field_name=target)
         for obj, field, value in pointers:
             field.set_cached_value(obj, found.get(value))
-
-
-def _safe_str(obj: models.Model) -> str:
-    # A model's __str__ may follow a relation to a row that is gone; the page must still show.
-    try:
-        return str(obj)
-    except Exception:  # noqa: BLE001 (any failure of project code falls back to the pk)
-        return f"{obj._meta.verbose_name} #{obj.pk}"

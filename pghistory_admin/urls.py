@@ -5,12 +5,12 @@ Every page requires a signed-in staff user; anyone else is sent to `settings.LOG
 
 from django.urls import path
 
-from pghistory_admin import views
+from pghistory_admin.views import actions, activity, base, browser, objects
 
 app_name = "pghistory_admin"
 
 
-def page_urls(surface: views.Surface, wrap=lambda view: view) -> list:
+def page_urls(surface: base.Surface, wrap=lambda view: view) -> list:
     """The URL patterns of every page, served on `surface` (each view wrapped by `wrap`)."""
 
     def page(route, name, view_class, **initkwargs):
@@ -18,10 +18,17 @@ def page_urls(surface: views.Surface, wrap=lambda view: view) -> list:
         return path(route, wrap(view), name=surface.url_name(name))
 
     return [
-        page("", "browser", views.BrowserView),
-        page("export.csv", "export_csv", views.ExportView, format="csv"),
-        page("export.jsonl", "export_jsonl", views.ExportView, format="jsonl"),
+        page("", "browser", browser.BrowserView),
+        page("export.csv", "export_csv", browser.ExportView, format="csv"),
+        page("export.jsonl", "export_jsonl", browser.ExportView, format="jsonl"),
+        page("object/<str:model>/<str:pk>/", "object", objects.TimelineView),
+        page("object/<str:model>/<str:pk>/as-of/", "as_of", objects.AsOfView),
+        page("object/<str:model>/<str:pk>/compare/", "compare", objects.CompareView),
+        page("event/<str:slug>/", "event", objects.EventView),
+        page("event/<str:slug>/revert/", "revert", actions.RevertView),
+        page("context/<uuid:context_id>/", "context", activity.ContextView),
+        page("user/<str:key>/", "user", activity.UserView),
     ]
 
 
-urlpatterns = page_urls(views.StandaloneSurface())
+urlpatterns = page_urls(base.StandaloneSurface())

@@ -1,109 +1,14 @@
-"""The pages of the history UI. Each is served twice: inside the Django admin, and standalone
-at the URLs a project includes (`pghistory_admin.urls`); a `Surface` says which."""
+"""The event browser and its exports."""
 
 from __future__ import annotations
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.http import urlencode
-from django.views import View
 
 from pghistory_admin import access, export, pagination
 from pghistory_admin.filters import PERIODS, EventFilter
 from pghistory_admin.rows import event_rows
 from pghistory_admin.tables import EventTable
-
-#: Query parameters that choose a page rather than filter events.
-PAGE_PARAMS = ("after", "before", "last")
-
-
-class Surface:
-    """Where the pages are mounted, and how they link to each other there."""
-
-    #: Names the folder of the surface's templates: pghistory_admin/<name>/<page>.html
-    name = ""
-    namespace = ""
-
-    def url_name(self, page: str) -> str:
-        return page
-
-    def url(self, page: str) -> str:
-        return reverse(f"{self.namespace}:{self.url_name(page)}")
-
-    def context(self, request) -> dict:
-        return {}
-
-
-class StandaloneSurface(Surface):
-    """The pages at the project's own URLs, in their own layout."""
-
-    name = "standalone"
-    namespace = "pghistory_admin"
-
-
-class AdminSurface(Surface):
-    """The pages inside an admin site, under the model admin that mounts them."""
-
-    name = "admin"
-
-    def __init__(self, model_admin):
-        self.model_admin = model_admin
-        self.namespace = model_admin.admin_site.name
-
-    def url_name(self, page: str) -> str:
-        opts = self.model_admin.opts
-        # The browser is the mounting model's change list, so the admin index links to it.
-        return f"{opts.app_label}_{opts.model_name}_{'changelist' if page == 'browser' else page}"
-
-    def context(self, request) -> dict:
-        site = self.model_admin.admin_site
-        return {
-            **site.each_context(request),
-            "opts": self.model_admin.opts,
-            "admin_index_url": reverse(f"{site.name}:index"),
-        }
-
-
-def query_string(request, **values) -> str:
-    """The request's query string without page parameters, with `values` set (a list sets
-    several values of one parameter; an empty list removes it)."""
-    params = request.GET.copy()
-    for name in PAGE_PARAMS:
-        params.pop(name, None)
-    for name, value in values.items():
-        params.setlist(name, value if isinstance(value, list) else [value])
-    encoded = params.urlencode()
-    return f"?{encoded}" if encoded else "?"
-
-
-class HistoryView(View):
-    """A page of the history UI: signed-in staff only."""
-
-    surface: Surface = StandaloneSurface()
-
-    def dispatch(self, request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not access.can_browse(request.user):
-            raise PermissionDenied("Only staff members may see history.")
-        return super().dispatch(request, *args, **kwargs)
-
-    def link(self, page: str = "browser", **params) -> str:
-        url = self.surface.url(page)
-        return f"{url}?{urlencode(params)}" if params else url
-
-    def filters(self, request) -> EventFilter:
-        return EventFilter(
-            request.GET, queryset=access.visible_events(request.user), request=request
-        )
-
-    @staticmethod
-    def sort(request) -> str:
-        sort = request.GET.get("sort", pagination.DEFAULT_SORT)
-        return sort if sort in pagination.SORTS else pagination.DEFAULT_SORT
+from pghistory_admin.views.base import PAGE_PARAMS, HistoryView, query_string
 
 
 class BrowserView(HistoryView):
@@ -121,7 +26,6 @@ class BrowserView(HistoryView):
         rows = event_rows(page.rows) if page is not None else []
         table = EventTable(rows, link=self.link, order_by=sort)
         context = {
-            **self.surface.context(request),
             "title": "Events",
             "filters": filters,
             "table": table,
@@ -138,9 +42,9 @@ class BrowserView(HistoryView):
         }
         if page is not None:
             context.update(self._pager(request, page))
-        return TemplateResponse(
+        return self.render(
             request,
-            f"pghistory_admin/{self.surface.name}/browser.html",
+            "pghistory_admin/pages/browser.html",
             context,
             status=200 if page is not None else 400,
         )

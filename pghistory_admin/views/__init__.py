@@ -1,0 +1,1 @@
+"""The pages of the history UI, one module per kind of page; `base` holds what they share."""

@@ -1,0 +1,13 @@
+"""Placeholder: being written."""
+
+from django.http import Http404
+
+from pghistory_admin.views.base import HistoryView
+
+
+class _NotYet(HistoryView):
+    def get(self, request, **kwargs):
+        raise Http404("Not yet.")
+
+
+TimelineView = AsOfView = CompareView = EventView = _NotYet
