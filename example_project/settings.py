@@ -77,6 +77,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LOGIN_URL = "admin:login"
 
+# The admin's "History" button of every tracked model opens its timeline.
+PGHISTORY_ADMIN_HISTORY_TAB = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -160,6 +160,9 @@ def load_related(diffs: list[FieldDiff]) -> None:
                 continue
         objects = related_model._base_manager.in_bulk(clean, field_name=target)
         found[related_model, target] = {str(key): obj for key, obj in objects.items()}
+        missing = {str(value) for value in values} - set(found[related_model, target])
+        if missing and target == related_model._meta.pk.attname:
+            found[related_model, target].update(last_known(related_model, missing))
     for diff in diffs:
         if diff.field is None or not diff.field.is_relation:
             continue
@@ -168,7 +171,36 @@ def load_related(diffs: list[FieldDiff]) -> None:
             if value is None:
                 continue
             obj = objects.get(str(value))
-            diff.related[side] = safe_str(obj) if obj is not None else f"#{value} (deleted)"
+            if obj is None:
+                diff.related[side] = f"#{value} (deleted)"
+            elif obj._state.adding:  # rebuilt from its last event: the object is gone
+                diff.related[side] = f"{safe_str(obj)} (deleted)"
+            else:
+                diff.related[side] = safe_str(obj)
+
+
+def last_known(model: type[models.Model], pks) -> dict[str, models.Model]:
+    """Unsaved instances of deleted objects of `model`, rebuilt from the last event each one
+    left (one query per event model of `model`), by primary key as text."""
+    from pghistory.aggregation import event_models
+
+    found: dict[str, models.Model] = {}
+    by_column = fields_by_column(model)
+    for event_model in event_models():
+        if event_model.pgh_tracked_model._meta.concrete_model is not model._meta.concrete_model:
+            continue
+        latest = (
+            event_model.objects.filter(pgh_obj_id__in=list(pks))
+            .order_by("pgh_obj_id", "-pgh_id")
+            .distinct("pgh_obj_id")
+        )
+        stored = [f for f in event_model.pgh_tracked_fields() if f.column in by_column]
+        for event in latest:
+            key = str(event.pgh_obj_id)
+            if key not in found:
+                values = {f.attname: getattr(event, f.attname) for f in stored}
+                found[key] = model(**values)
+    return found
 
 
 def safe_str(obj: models.Model) -> str:

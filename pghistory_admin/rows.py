@@ -7,6 +7,7 @@ number of events.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import uuid
 from collections import defaultdict
@@ -41,6 +42,12 @@ class EventRow:
     user: Any = None
     object_name: str = ""
     object_exists: bool = False
+    #: On an object's timeline: the event is of another object that points to it.
+    is_related: bool = False
+    #: "insert", "update", "delete" or "snapshot" (a manual event), where a page needs it.
+    kind: str = ""
+    #: URLs of the pages about this event ("event", "context", "revert", ...), set by a view.
+    links: dict = dataclasses.field(default_factory=dict)
 
     @property
     def model_name(self) -> str:
@@ -75,6 +82,18 @@ class EventRow:
     def other_metadata(self) -> dict:
         """Context metadata other than the user and the URL (a reason, a source, ...)."""
         return {key: value for key, value in self.metadata.items() if key not in ("user", "url")}
+
+
+def group_by_context(rows: list[EventRow]) -> list[tuple[EventRow, list[EventRow]]]:
+    """Runs of consecutive rows written in the same context, as (first row, rows); a row
+    without a context is a run of its own."""
+    groups: list[tuple[EventRow, list[EventRow]]] = []
+    for row in rows:
+        if groups and row.context_id is not None and groups[-1][0].context_id == row.context_id:
+            groups[-1][1].append(row)
+        else:
+            groups.append((row, [row]))
+    return groups
 
 
 def user_display(user) -> str:
