@@ -32,6 +32,28 @@ def can_view_model(user, model: type[models.Model]) -> bool:
     )
 
 
+def can_revert(user, model: type[models.Model]) -> bool:
+    """True when `user` may put an existing object of `model` (a tracked model) back to one of
+    its earlier versions: the model's "change" permission (a superuser may always)."""
+    if not can_browse(user):
+        return False
+    if user.is_superuser:
+        return True
+    opts = model._meta
+    return user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+
+def can_restore(user, model: type[models.Model]) -> bool:
+    """True when `user` may recreate a deleted object of `model` (a tracked model) from its
+    history: the model's "add" permission (a superuser may always)."""
+    if not can_browse(user):
+        return False
+    if user.is_superuser:
+        return True
+    opts = model._meta
+    return user.has_perm(f"{opts.app_label}.{get_permission_codename('add', opts)}")
+
+
 def tracked_models() -> list[type[models.Model]]:
     """Every tracked model, in the order of their labels."""
     models_by_label = {
