@@ -41,8 +41,8 @@ def _column(header: str, name: str, **kwargs) -> tables.Column:
 class EventTable(tables.Table):
     """Events as rows: when, who, what, which object, what changed and from where.
 
-    `link` builds a browser URL from filter parameters, so that each user, object and context
-    in the table links to its own events.
+    `link(page, *args, **params)` builds the URL of a page of the UI, so that each user,
+    object and context in the table links to its own page.
     """
 
     time = _column("When", "time", accessor="created_at", order_by=("created_at",))
@@ -71,7 +71,7 @@ class EventTable(tables.Table):
             return "—"
         return format_html(
             '<a class="pgh-user" href="{}">{}</a>',
-            self.link(user=record.user_key),
+            self.link("user", record.user_key),
             record.user_name,
         )
 
@@ -85,7 +85,7 @@ class EventTable(tables.Table):
         return format_html(
             '<span class="pgh-model">{}</span> <a class="pgh-object" href="{}">{}</a>{}',
             record.model_name,
-            self.link(object=record.object_key),
+            self.link("object", *record.object_key.split(":", 1)),
             record.object_name,
             state,
         )
@@ -113,7 +113,7 @@ class EventTable(tables.Table):
             parts.append(
                 format_html(
                     '<a class="pgh-context" href="{}" title="All events of this context">{}</a>',
-                    self.link(context=str(record.context_id)),
+                    self.link("context", record.context_id),
                     str(record.context_id)[:8],
                 )
             )

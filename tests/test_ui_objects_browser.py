@@ -3,9 +3,7 @@ button, the timeline with a request's events grouped, an event's diff cells for 
 field, comparing two versions, the point-in-time view, and values with markup shown as text.
 Screenshots go to test-artifacts/."""
 
-import os
 from decimal import Decimal
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -14,12 +12,9 @@ from django.contrib.auth.models import User
 import pghistory
 from example_project.shop.models import Customer, Order, Product
 from pghistory.models import Events
-
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path("test-artifacts")
 
 
 def slugs(obj):
@@ -70,12 +65,7 @@ def history(settings):
 @pytest.fixture
 def root_page(page, live_server, history):
     page.set_viewport_size({"width": 1440, "height": 900})
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "root")
-    page.fill("#id_password", "secret-pw")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
-    ARTIFACTS.mkdir(exist_ok=True)
+    sign_in(page, live_server, "root")
     return page
 
 

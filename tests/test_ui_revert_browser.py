@@ -3,9 +3,7 @@ the confirmation page in the admin, the button, and what the database holds afte
 tests save screenshots of both confirmation pages to test-artifacts/."""
 
 import datetime
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -13,23 +11,11 @@ from django.contrib.auth.models import Permission, User
 import pghistory
 from example_project.shop.models import Customer, Product
 from pghistory.models import Events
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are ordinary
-# blocking calls made between browser steps.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.browser import ARTIFACTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ARTIFACTS = Path("test-artifacts")
 JOINED = datetime.datetime(2023, 5, 4, 8, 15, 30, 250000, tzinfo=datetime.UTC)
-
-
-def sign_in(page, live_server, username, password="secret-pw"):
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{live_server.url}/admin/")
 
 
 def revert_page(live_server, slug):

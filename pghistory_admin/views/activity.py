@@ -1,13 +1,427 @@
-"""Placeholder: being written."""
+"""Activity pages: every event of one context ("what did this request change?") and every
+event of one user, with a chart of their events per day ("what did this user change?")."""
 
-from django.http import Http404
+from __future__ import annotations
 
-from pghistory_admin.views.base import HistoryView
+import datetime
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Max, Min
+from django.db.models.functions import TruncDate
+from django.http import Http404, HttpResponseRedirect
+from django.utils import timezone
+
+from pghistory.models import Context
+from pghistory_admin import access, pagination
+from pghistory_admin.filters import PERIODS, EventFilter
+from pghistory_admin.rows import event_rows, parse_pk, user_display
+from pghistory_admin.tables import EventTable, local_time
+from pghistory_admin.views.base import HistoryView, event_page, pager_links, query_string
+from pghistory_admin.views.browser import BrowserView
+
+#: Days the activity chart covers when no date filter says otherwise (today included).
+DEFAULT_CHART_DAYS = 30
+#: The most bars a chart draws; longer ranges are drawn per week, month or year.
+MAX_BARS = 92
 
 
-class _NotYet(HistoryView):
-    def get(self, request, **kwargs):
-        raise Http404("Not yet.")
+def _as_text(value: Any) -> str:
+    """A metadata value as people read it: strings as they are, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-ContextView = UserView = _NotYet
+def _find_user(raw: Any):
+    """(the user, their primary key) for a user id stored in context metadata; the user is
+    None if they were deleted, and both are None for a value that is no id at all."""
+    user_model = get_user_model()
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        return None, None
+    pk = parse_pk(user_model, raw)
+    if pk is None:
+        return None, None
+    return user_model._default_manager.filter(pk=pk).first(), pk
+
+
+# -- What did this request change? ---------------------------------------------------------
+
+#: Metadata keys shown first, with a name for people.
+KNOWN_KEYS = {"user": "User", "url": "URL", "method": "Method"}
+
+
+@dataclass
+class MetadataItem:
+    key: str
+    label: str
+    value: str
+    url: str | None = None
+
+
+class ContextView(HistoryView):
+    """Every event of one context (a request, a job, a `pghistory.context` block) that the
+    user may see, newest first, below the context's metadata."""
+
+    def get(self, request, context_id):
+        events = access.visible_events(request.user).filter(pgh_context_id=context_id)
+        summary = events.aggregate(
+            total=Count("pgh_slug"), first=Min("pgh_created_at"), last=Max("pgh_created_at")
+        )
+        if not summary["total"]:
+            # Unknown, or only events the user may not see: the same answer.
+            raise Http404("No such context.")
+        stored = Context.objects.filter(pk=context_id).first()
+        if stored is not None:
+            metadata = stored.metadata
+        else:
+            # A denormalised context has no row: each event carries its metadata.
+            newest = pagination.ordered(events, pagination.DEFAULT_SORT)
+            metadata = newest.values_list("pgh_context", flat=True).first()
+
+        sort = self.sort(request)
+        page, errors = event_page(request, events, sort)
+        rows = event_rows(page.rows) if page is not None else []
+        short_id = str(context_id)[:8]
+        context = {
+            "title": f"Context {short_id}",
+            "context_id": context_id,
+            "metadata": self._metadata_items(metadata),
+            "stored": stored,
+            "created_at": local_time(stored.created_at) if stored else None,
+            "updated_at": local_time(stored.updated_at) if stored else None,
+            "first_event": local_time(summary["first"]),
+            "last_event": local_time(summary["last"]),
+            "total": summary["total"],
+            "table": EventTable(rows, link=self.link, order_by=sort, exclude=("user", "where")),
+            "page": page,
+            "errors": errors,
+            "clear_url": self.link("context", context_id),
+            "browser_url_for_context": self.link("browser", context=str(context_id)),
+        }
+        if page is not None:
+            context.update(pager_links(request, page))
+        return self.render(
+            request,
+            "pghistory_admin/pages/context.html",
+            context,
+            status=200 if page is not None else 400,
+        )
+
+    def _metadata_items(self, metadata: Any) -> list[MetadataItem]:
+        if metadata is None:
+            return []
+        if not isinstance(metadata, dict):
+            return [MetadataItem("metadata", "Metadata", _as_text(metadata))]
+        known = [key for key in KNOWN_KEYS if key in metadata]
+        others = sorted(key for key in metadata if key not in KNOWN_KEYS)
+        items = []
+        for key in [*known, *others]:
+            value = metadata[key]
+            item = MetadataItem(key, KNOWN_KEYS.get(key, key), _as_text(value))
+            if key == "user" and value is None:
+                item.value = "Anonymous"
+            elif key == "user":
+                user, pk = _find_user(value)
+                if user is not None:
+                    item.value = user_display(user)
+                    item.url = self.link("user", user.get_username())
+                elif pk is not None:
+                    item.value = f"user #{pk} (deleted)"
+                    item.url = self.link("user", str(pk))
+            items.append(item)
+        return items
+
+
+# -- What did this user change? ------------------------------------------------------------
+
+
+@dataclass
+class Bar:
+    label: str
+    count: int
+    x: float = 0
+    y: float = 0
+    width: float = 0
+    height: float = 0
+
+    @property
+    def title(self) -> str:
+        return f"{self.label}: {self.count} event{'' if self.count == 1 else 's'}"
+
+
+@dataclass
+class Tick:
+    text: str
+    x: float
+    y: float
+    anchor: str = "middle"
+
+
+@dataclass
+class Chart:
+    """An SVG bar chart of events per day (or per week, month or year for long ranges)."""
+
+    start: datetime.date
+    end: datetime.date
+    unit: str
+    bars: list[Bar]
+    total: int
+    x_ticks: list[Tick]
+    y_ticks: list[Tick]
+
+    # The drawing, in SVG user units (the SVG scales to the page's width).
+    width = 880
+    height = 190
+    left = 44
+    right = 8
+    top = 10
+    bottom = 26
+
+    @property
+    def plot_bottom(self) -> float:
+        return self.height - self.bottom
+
+    @property
+    def plot_right(self) -> float:
+        return self.width - self.right
+
+
+def _next_month(day: datetime.date) -> datetime.date:
+    return datetime.date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+# unit: (the start of the bucket that holds a day, the start of the next bucket, its label)
+_UNITS = {
+    "day": (
+        lambda d: d,
+        lambda d: d + datetime.timedelta(days=1),
+        lambda d: d.isoformat(),
+    ),
+    "week": (
+        lambda d: d - datetime.timedelta(days=d.weekday()),
+        lambda d: d + datetime.timedelta(days=7),
+        lambda d: f"Week of {d.isoformat()}",
+    ),
+    "month": (
+        lambda d: d.replace(day=1),
+        _next_month,
+        lambda d: d.strftime("%Y-%m"),
+    ),
+    "year": (
+        lambda d: d.replace(month=1, day=1),
+        lambda d: d.replace(year=d.year + 1),
+        lambda d: str(d.year),
+    ),
+}
+
+
+def _bucket_starts(unit: str, start: datetime.date, end: datetime.date, limit: int):
+    """The starts of the buckets from `start` to `end`, or None if there are more than
+    `limit`."""
+    first_of, next_of, _ = _UNITS[unit]
+    starts, current = [], first_of(start)
+    while current <= end:
+        if len(starts) == limit:
+            return None
+        starts.append(current)
+        try:
+            current = next_of(current)
+        except (OverflowError, ValueError):  # past 9999-12-31
+            break
+    return starts
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten that is at least `value` (at least 1)."""
+    if value <= 1:
+        return 1
+    power = 10 ** int(math.floor(math.log10(value)))
+    return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
+
+
+def activity_chart(
+    day_counts: dict[datetime.date, int], start: datetime.date, end: datetime.date
+) -> Chart:
+    """The chart of `day_counts` from `start` to `end` (both included): one bar per day, or
+    per week, month or year when there would be more than `MAX_BARS` bars."""
+    for unit in _UNITS:
+        starts = _bucket_starts(unit, start, end, MAX_BARS)
+        if starts is not None:
+            break
+    else:
+        # Centuries of range: draw the years that have events (or the last few).
+        if day_counts:
+            start, end = max(start, min(day_counts)), min(end, max(day_counts))
+        else:
+            start = max(start, end.replace(month=1, day=1, year=max(1, end.year - 9)))
+        unit = "year"
+        starts = _bucket_starts(unit, start, end, 10_000)
+
+    first_of, _, label_of = _UNITS[unit]
+    counts = dict.fromkeys(starts, 0)
+    for day, count in day_counts.items():
+        bucket = first_of(day)
+        if bucket in counts and start <= day <= end:
+            counts[bucket] += count
+    bars = [Bar(label_of(bucket), counts[bucket]) for bucket in starts]
+
+    chart = Chart(start, end, unit, bars, sum(counts.values()), [], [])
+    top_value = _nice_ceiling(max(counts.values(), default=0))
+    plot_width = chart.plot_right - chart.left
+    plot_height = chart.plot_bottom - chart.top
+    slot = plot_width / max(len(bars), 1)
+    gap = min(slot * 0.2, 6)
+    for index, bar in enumerate(bars):
+        bar.width = round(slot - gap, 2)
+        bar.x = round(chart.left + index * slot + gap / 2, 2)
+        height = plot_height * bar.count / top_value
+        if bar.count:
+            height = max(height, 1.5)  # one event still shows
+        bar.height = round(height, 2)
+        bar.y = round(chart.plot_bottom - height, 2)
+
+    values = [0, top_value // 2, top_value] if top_value % 2 == 0 else [0, top_value]
+    chart.y_ticks = [
+        Tick(
+            str(value),
+            chart.left - 6,
+            round(chart.plot_bottom - plot_height * value / top_value, 2),
+            "end",
+        )
+        for value in values
+    ]
+    # Date labels under the first and the last bar, and a few between them.
+    wanted = 6 if unit == "day" else 5
+    step = max(1, math.ceil(len(bars) / wanted))
+    indexes = sorted({*range(0, len(bars), step), len(bars) - 1})
+    if len(indexes) > 2 and indexes[-1] - indexes[-2] < step * 0.6:
+        del indexes[-2]  # too close to the last label
+    for index in indexes:
+        anchor = "start" if index == 0 else "end" if index == len(bars) - 1 else "middle"
+        text = starts[index].isoformat() if unit in ("day", "week") else label_of(starts[index])
+        x = bars[index].x + (bars[index].width if anchor == "end" else 0)
+        if anchor == "middle":
+            x += bars[index].width / 2
+        if len(bars) == 1:
+            anchor, x = "middle", chart.left + plot_width / 2
+        chart.x_ticks.append(Tick(text, round(x, 2), chart.height - 8, anchor))
+    return chart
+
+
+def chart_range(cleaned: dict, today: datetime.date, now: datetime.datetime):
+    """The first and last day the chart covers: the date filters' range, else the
+    `DEFAULT_CHART_DAYS` days up to `until` (or today)."""
+    day_of = _local_date
+    end = today
+    if cleaned.get("until") is not None:
+        # `until` is exclusive: "until 2026-11-28 00:00" ends with the 27th.
+        end = day_of(cleaned["until"], datetime.timedelta(microseconds=-1)) or datetime.date.min
+    starts = []
+    if cleaned.get("since") is not None:
+        starts.append(day_of(cleaned["since"]) or datetime.date.min)
+    if cleaned.get("period"):
+        starts.append(day_of(now, -PERIODS[cleaned["period"]][1]) or today)
+    if starts:
+        start = max(starts)
+    else:
+        try:
+            start = end - datetime.timedelta(days=DEFAULT_CHART_DAYS - 1)
+        except OverflowError:
+            start = datetime.date.min
+    return start, max(start, end)
+
+
+def _local_date(
+    moment: datetime.datetime, shift: datetime.timedelta = datetime.timedelta(0)
+) -> datetime.date | None:
+    """The day of `moment + shift` in the current time zone; None at the ends of time."""
+    try:
+        return timezone.localdate(moment + shift)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _midnight(day: datetime.date) -> datetime.datetime | None:
+    """The start of `day` in the current time zone, or None where that cannot be written."""
+    try:
+        moment = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        moment.astimezone(datetime.UTC)  # representable in UTC too
+    except (OverflowError, ValueError):
+        return None
+    return moment
+
+
+def day_counts(queryset, start: datetime.date, end: datetime.date) -> dict[datetime.date, int]:
+    """Events per day (in the current time zone) from `start` to `end`: one GROUP BY query."""
+    low = _midnight(start)
+    try:
+        high = _midnight(end + datetime.timedelta(days=1))
+    except OverflowError:
+        high = None
+    if low is not None:
+        queryset = queryset.filter(pgh_created_at__gte=low)
+    if high is not None:
+        queryset = queryset.filter(pgh_created_at__lt=high)
+    grouped = (
+        queryset.order_by()
+        .annotate(day=TruncDate("pgh_created_at"))
+        .values("day")
+        .annotate(events=Count("pgh_slug"))
+        .values_list("day", "events")
+    )
+    return dict(grouped)
+
+
+class UserView(BrowserView):
+    """One user's events (the browser's filters, with the user fixed by the URL) and a chart
+    of them per day. The key is a user name, or the id of a user who has been deleted."""
+
+    def get(self, request, key):
+        user_model = get_user_model()
+        target = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: key}).first()
+        if target is None:
+            pk = parse_pk(user_model, key)
+            if pk is None:
+                raise Http404("No such user.")
+            target = user_model._default_manager.filter(pk=pk).first()
+            if target is not None:
+                # An id of a user who still exists: their page is under their name.
+                url = self.link("user", target.get_username()) + query_string(request)
+                return HttpResponseRedirect(url.removesuffix("?"))
+            seen = access.visible_events(request.user).filter(pgh_context__user=pk)
+            if not seen.exists():
+                raise Http404("No such user.")
+
+        # The URL chooses the user; a `user` parameter would only contradict it.
+        request.GET = request.GET.copy()
+        request.GET.pop("user", None)
+        data = request.GET.copy()
+        data.setlist("user", [key])
+        filters = EventFilter(data, queryset=access.visible_events(request.user), request=request)
+        context = self.browse(request, filters, fixed={"user": key}, exclude=("user",))
+        if context["page"] is not None:
+            now = timezone.now()
+            start, end = chart_range(filters.form.cleaned_data, timezone.localdate(now), now)
+            context["chart"] = activity_chart(day_counts(filters.qs, start, end), start, end)
+        page_url = self.link("user", key)
+        context.update(
+            {
+                "title": user_display(target) if target is not None else f"User #{key} (deleted)",
+                "target": target,
+                "user_key": key,
+                "clear_url": page_url,
+                "form_action": page_url,
+                "hidden_filters": ["user"],
+                "browser_url_for_user": self.link("browser") + query_string(request, user=key),
+            }
+        )
+        return self.render(
+            request,
+            "pghistory_admin/pages/user.html",
+            context,
+            status=200 if context["page"] is not None else 400,
+        )

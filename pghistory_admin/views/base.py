@@ -80,6 +80,24 @@ def query_string(request, **values) -> str:
     return f"?{encoded}" if encoded else "?"
 
 
+def pager_links(request, page: pagination.Page) -> dict:
+    """The URLs of the newest, newer, older and oldest pages (None where there is none)."""
+    return {
+        "first_url": None if page.is_first else query_string(request),
+        "newer_url": None if page.is_first else query_string(request, before=page.newer),
+        "older_url": None if page.is_last else query_string(request, after=page.older),
+        "last_url": None if page.is_last else query_string(request, last="1"),
+    }
+
+
+def event_page(request, queryset, sort: str) -> tuple[pagination.Page | None, list[str]]:
+    """The page of `queryset` the request asks for, or None and why it cannot be read."""
+    try:
+        return pagination.page(queryset, sort, request.GET), []
+    except pagination.InvalidCursor as exc:
+        return None, [str(exc)]
+
+
 class HistoryView(View):
     """A page of the history UI: signed-in staff only."""
 

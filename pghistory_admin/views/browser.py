@@ -8,27 +8,43 @@ from pghistory_admin import access, export, pagination
 from pghistory_admin.filters import PERIODS, EventFilter
 from pghistory_admin.rows import event_rows
 from pghistory_admin.tables import EventTable
-from pghistory_admin.views.base import PAGE_PARAMS, HistoryView, query_string
+from pghistory_admin.views.base import (
+    PAGE_PARAMS,
+    HistoryView,
+    event_page,
+    pager_links,
+    query_string,
+)
 
 
 class BrowserView(HistoryView):
     """Every event the user may see, newest first, filtered by the query string."""
 
     def get(self, request):
-        filters = self.filters(request)
+        context = self.browse(request, self.filters(request))
+        context.update({"title": "Events", "clear_url": self.surface.url("browser")})
+        if context["page"] is not None and not (set(request.GET) - {"sort", *PAGE_PARAMS}):
+            visible = access.visible_event_models(request.user)
+            context["estimate"] = pagination.estimated_total(visible)
+        return self.render(
+            request,
+            "pghistory_admin/pages/browser.html",
+            context,
+            status=200 if context["page"] is not None else 400,
+        )
+
+    def browse(self, request, filters: EventFilter, *, fixed=None, exclude=()) -> dict:
+        """What a page of filtered events shows: the table of the requested page, the filters
+        with their chips and presets, page links and export links. `fixed` holds parameters
+        the page sets itself (they go into the export links); `exclude` names table columns
+        to leave out."""
+        fixed = fixed or {}
         sort = self.sort(request)
-        errors, page = [], None
-        if filters.is_valid():
-            try:
-                page = pagination.page(filters.qs, sort, request.GET)
-            except pagination.InvalidCursor as exc:
-                errors.append(str(exc))
+        page, errors = event_page(request, filters.qs, sort) if filters.is_valid() else (None, [])
         rows = event_rows(page.rows) if page is not None else []
-        table = EventTable(rows, link=self.link, order_by=sort)
         context = {
-            "title": "Events",
             "filters": filters,
-            "table": table,
+            "table": EventTable(rows, link=self.link, order_by=sort, exclude=exclude),
             "page": page,
             "errors": errors,
             "chips": self._chips(request, filters),
@@ -36,32 +52,12 @@ class BrowserView(HistoryView):
                 (label, query_string(request, period=key), request.GET.get("period") == key)
                 for key, (label, _) in PERIODS.items()
             ],
-            "clear_url": self.surface.url("browser"),
-            "export_csv_url": self.link("export_csv") + query_string(request),
-            "export_jsonl_url": self.link("export_jsonl") + query_string(request),
+            "export_csv_url": self.link("export_csv") + query_string(request, **fixed),
+            "export_jsonl_url": self.link("export_jsonl") + query_string(request, **fixed),
         }
         if page is not None:
-            context.update(self._pager(request, page))
-        return self.render(
-            request,
-            "pghistory_admin/pages/browser.html",
-            context,
-            status=200 if page is not None else 400,
-        )
-
-    def _pager(self, request, page: pagination.Page) -> dict:
-        pager = {
-            "first_url": None if page.is_first else query_string(request),
-            "newer_url": None if page.is_first else query_string(request, before=page.newer),
-            "older_url": None if page.is_last else query_string(request, after=page.older),
-            "last_url": None if page.is_last else query_string(request, last="1"),
-        }
-        pager["estimate"] = (
-            pagination.estimated_total(access.visible_event_models(request.user))
-            if not (set(request.GET) - {"sort", *PAGE_PARAMS})
-            else None
-        )
-        return pager
+            context.update(pager_links(request, page))
+        return context
 
     def _chips(self, request, filters: EventFilter) -> list[tuple[str, str, str]]:
         """The filters in force as (name, value as people read it, URL without it)."""
