@@ -3,6 +3,7 @@ button, the timeline with a request's events grouped, an event's diff cells for 
 field, comparing two versions, the point-in-time view, and values with markup shown as text.
 Screenshots go to test-artifacts/."""
 
+import datetime
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -53,10 +54,15 @@ def history(settings):
         tea.category = "coffee"
         tea.save()
     ada = Customer.objects.create(name="Ada", email="ada@example.com")
-    order = Order.objects.create(customer=ada, shipping_address="Storgata 1")
+    order = Order.objects.create(
+        customer=ada,
+        shipping_address="Storgata 1",
+        placed_at=datetime.datetime(2026, 11, 2, 9, 30, tzinfo=datetime.UTC),
+    )
     bo = Customer.objects.create(name="Bo", email="bo@example.com")
     order.customer = bo
     order.status = Order.Status.PAID
+    order.placed_at = datetime.datetime(2026, 11, 3, 17, 5, 9, tzinfo=datetime.UTC)
     order.save()
     ada.delete()
     return {"tea": tea, "order": order}
@@ -115,10 +121,13 @@ def test_event_page_shows_each_kind_of_field_as_people_read_it(root_page, live_s
     page.screenshot(path=ARTIFACTS / "event-diff.png")
 
     page.goto(f"{live_server.url}/history/event/{slugs(history['order'])[-1]}/")
-    changed = [cells for cells in diff_cells(page) if cells[0] in ("Customer", "Status")]
+    changed = [
+        cells for cells in diff_cells(page) if cells[0] in ("Customer", "Status", "Placed at")
+    ]
     assert changed == [
         ["Customer", "Ada <ada@example.com> (deleted)", "Bo <bo@example.com>"],
         ["Status", "New", "Paid"],
+        ["Placed at", "2026-11-02 09:30:00", "2026-11-03 17:05:09"],
     ]
 
 
@@ -168,17 +177,18 @@ def test_point_in_time_view(root_page, live_server, history):
 
 
 def test_values_with_markup_are_text_on_every_page(root_page, live_server):
-    product = Product.objects.create(
-        name='<script>window.pwned = 1</script><b id="injected">x</b>',
-        sku="X-1",
-        price=1,
-        category="tea",
-    )
+    root = User.objects.get(username="root")
+    markup = '<script>window.pwned = 1</script><b id="injected">x</b>'
+    with pghistory.context(user=root.pk, url="/shop/<b>x</b>", note=markup) as request:
+        product = Product.objects.create(name=markup, sku="X-1", price=1, category="tea")
     product.description = '<img id="img-injected" src=x onerror="window.pwned=2"> and more words'
     product.save()
     first, second = slugs(product)
     page = root_page
     for url in [
+        f"/history/context/{request.id}/",
+        "/history/user/root/",
+        f"/history/event/{first}/revert/",
         "/history/",
         f"/history/object/shop.product/{product.pk}/",
         f"/history/event/{second}/",
