@@ -73,7 +73,9 @@ def _csv_cells(values: dict) -> list[str]:
 
 
 def _chunks(queryset) -> Iterator[list[EventRow]]:
-    events = queryset.iterator(chunk_size=CHUNK)
+    # Named rows rather than model instances: the export reads each event once.
+    fields = [field.attname for field in queryset.model._meta.concrete_fields]
+    events = queryset.values_list(*fields, named=True).iterator(chunk_size=CHUNK)
     while chunk := list(itertools.islice(events, CHUNK)):
         yield event_rows(chunk)
 

@@ -161,19 +161,16 @@ def _load_objects(rows: list[EventRow]) -> None:
         pk = parse_pk(row.model, row.object_id) if row.model and row.object_id else None
         if pk is not None:
             wanted[row.model].setdefault(pk, []).append(row)
-    deleted = []
+    named = []
     for model, by_pk in wanted.items():
-        # select_related() follows the non-null foreign keys a __str__ is likely to use.
-        found = model._base_manager.select_related().in_bulk(list(by_pk))
+        found = model._base_manager.order_by().in_bulk(list(by_pk))
         for pk, model_rows in by_pk.items():
             for row in model_rows:
                 row.object_exists = pk in found
-                if row.object_exists:
-                    row.object_name = safe_str(found[pk])
-                else:
-                    deleted.append((row, _snapshot(row)))
-    _attach_related([obj for _, obj in deleted])
-    for row, obj in deleted:
+                named.append((row, found[pk] if row.object_exists else _snapshot(row)))
+    # The objects a __str__ is likely to follow, one query per related model.
+    _attach_related(list({id(obj): obj for _, obj in named}.values()))
+    for row, obj in named:
         row.object_name = safe_str(obj)
 
 
