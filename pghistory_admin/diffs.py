@@ -22,6 +22,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from pghistory_admin import loading
+
 #: A value longer than this is named in a diff summary but not shown.
 SHORT_VALUE = 40
 #: Text at least this long is compared word by word.
@@ -142,27 +144,39 @@ def changes(model: type[models.Model] | None, diff: dict | None) -> list[FieldDi
 
 
 def load_related(diffs: list[FieldDiff]) -> None:
-    """Name the objects that foreign keys in `diffs` point to, one query per related model;
-    an object that is gone reads "#<pk> (deleted)"."""
-    wanted: dict[tuple, set] = defaultdict(set)
+    """Name the objects that foreign keys in `diffs` point to (one query for all of them); an
+    object that is gone reads as its last known string form, or "#<pk> (deleted)"."""
+    name_related(diffs, loading.fetch(related_wanted(diffs)))
+
+
+def related_wanted(diffs: list[FieldDiff]) -> dict[loading.Key, set]:
+    """The objects, by (model, lookup field), that foreign keys in `diffs` point to."""
+    wanted: dict[loading.Key, set] = defaultdict(set)
     for diff in diffs:
         if diff.field is not None and diff.field.is_relation:
             for value in (diff.old, diff.new):
                 if value is not None:
-                    wanted[diff.field.related_model, diff.field.target_field.attname].add(value)
-    found = {}
-    for (related_model, target), values in wanted.items():
-        clean = set()
-        for value in values:
-            try:
-                clean.add(related_model._meta.get_field(target).to_python(value))
-            except Exception:  # noqa: BLE001 (a malformed stored value just stays unnamed)
-                continue
-        objects = related_model._base_manager.in_bulk(clean, field_name=target)
-        found[related_model, target] = {str(key): obj for key, obj in objects.items()}
-        missing = {str(value) for value in values} - set(found[related_model, target])
-        if missing and target == related_model._meta.pk.attname:
-            found[related_model, target].update(last_known(related_model, missing))
+                    key = (diff.field.related_model, diff.field.target_field.attname)
+                    wanted[key].add(str(value))
+    return wanted
+
+
+def merge(*wanted: dict[loading.Key, set]) -> dict[loading.Key, set]:
+    merged: dict[loading.Key, set] = defaultdict(set)
+    for one in wanted:
+        for key, values in one.items():
+            merged[key] |= values
+    return merged
+
+
+def name_related(diffs: list[FieldDiff], found: dict[loading.Key, dict]) -> None:
+    """Set the display of changed foreign keys from the loaded objects `found`, rebuilding
+    the ones that are gone from their last event."""
+    for (model, target), values in related_wanted(diffs).items():
+        objects = found.setdefault((model, target), {})
+        missing = values - set(objects)
+        if missing and target == model._meta.pk.attname:
+            objects.update(last_known(model, missing))
     for diff in diffs:
         if diff.field is None or not diff.field.is_relation:
             continue

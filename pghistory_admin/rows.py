@@ -21,7 +21,16 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import capfirst
 
-from pghistory_admin.diffs import FieldDiff, changes, fields_by_column, load_related, safe_str
+from pghistory_admin import loading
+from pghistory_admin.diffs import (
+    FieldDiff,
+    changes,
+    fields_by_column,
+    merge,
+    name_related,
+    related_wanted,
+    safe_str,
+)
 
 
 @dataclass
@@ -48,6 +57,9 @@ class EventRow:
     kind: str = ""
     #: URLs of the pages about this event ("event", "context", "revert", ...), set by a view.
     links: dict = dataclasses.field(default_factory=dict)
+    #: The user's and the object's primary keys, as looked up (None when not valid).
+    user_lookup: Any = None
+    object_lookup: Any = None
 
     @property
     def model_name(self) -> str:
@@ -138,38 +150,41 @@ def event_rows(events: Iterable) -> list[EventRow]:
                 user_id=metadata.get("user"),
             )
         )
-    _load_users(rows)
-    _load_objects(rows)
-    load_related([diff for row in rows for diff in row.changes])
+    _load_names(rows)
     return rows
 
 
-def _load_users(rows: list[EventRow]) -> None:
+def _load_names(rows: list[EventRow]) -> None:
+    """Load the users and objects the rows name, then what those objects' foreign keys and
+    the changed foreign keys point to: two queries, however many models the rows show."""
     user_model = get_user_model()
-    pks = [parse_pk(user_model, row.user_id) for row in rows]
-    wanted = {pk for pk in pks if pk is not None}
-    users = user_model._default_manager.in_bulk(wanted) if wanted else {}
-    for row, pk in zip(rows, pks):
-        row.user = users.get(pk)
-
-
-def _load_objects(rows: list[EventRow]) -> None:
-    """Name each event's object: its string form now, or, if it was deleted, the string form
-    of the values the event stored (with their related objects, loaded in bulk too)."""
-    wanted: dict[type[models.Model], dict[Any, list[EventRow]]] = defaultdict(dict)
+    user_key = (user_model, user_model._meta.pk.attname)
+    wanted: dict[loading.Key, set] = defaultdict(set)
     for row in rows:
-        pk = parse_pk(row.model, row.object_id) if row.model and row.object_id else None
-        if pk is not None:
-            wanted[row.model].setdefault(pk, []).append(row)
+        user_pk = parse_pk(user_model, row.user_id) if row.user_id is not None else None
+        row_pk = parse_pk(row.model, row.object_id) if row.model and row.object_id else None
+        row.user_lookup, row.object_lookup = user_pk, row_pk
+        if user_pk is not None:
+            wanted[user_key].add(str(user_pk))
+        if row_pk is not None:
+            wanted[row.model, row.model._meta.pk.attname].add(str(row_pk))
+    found = loading.fetch(wanted)
+
     named = []
-    for model, by_pk in wanted.items():
-        found = model._base_manager.order_by().in_bulk(list(by_pk))
-        for pk, model_rows in by_pk.items():
-            for row in model_rows:
-                row.object_exists = pk in found
-                named.append((row, found[pk] if row.object_exists else _snapshot(row)))
-    # The objects a __str__ is likely to follow, one query per related model.
-    _attach_related(list({id(obj): obj for _, obj in named}.values()))
+    for row in rows:
+        if row.user_lookup is not None:
+            row.user = found[user_key].get(str(row.user_lookup))
+        if row.object_lookup is not None:
+            obj = found[row.model, row.model._meta.pk.attname].get(str(row.object_lookup))
+            row.object_exists = obj is not None
+            named.append((row, obj if obj is not None else _snapshot(row)))
+    # What a __str__ is likely to follow, and the objects changed foreign keys point to.
+    instances = list({id(obj): obj for _, obj in named}.values())
+    diffs = [diff for row in rows for diff in row.changes]
+    pointers = loading.pointers(instances)
+    related = loading.fetch(merge(loading.wanted_by(pointers), related_wanted(diffs)))
+    loading.attach(pointers, related)
+    name_related(diffs, related)
     for row, obj in named:
         row.object_name = safe_str(obj)
 
@@ -184,19 +199,3 @@ def _snapshot(row: EventRow) -> models.Model:
             except (ValidationError, TypeError, ValueError):
                 continue
     return row.model(**values)
-
-
-def _attach_related(instances: list[models.Model]) -> None:
-    """Load the objects the instances' foreign keys point to, one query per related model; a
-    pointer to a row that is gone reads as None instead of querying again."""
-    wanted: dict[tuple, list] = defaultdict(list)
-    for obj in instances:
-        for field in obj._meta.concrete_fields:
-            value = getattr(obj, field.attname)
-            if value is not None and (field.many_to_one or field.one_to_one):
-                wanted[field.related_model, field.target_field.attname].append((obj, field, value))
-    for (related_model, target), pointers in wanted.items():
-        values = {value for _, _, value in pointers}
-        found = related_model._base_manager.in_bulk(values, field_name=target)
-        for obj, field, value in pointers:
-            field.set_cached_value(obj, found.get(value))
