@@ -1,0 +1,107 @@
+"""What each page costs the database, whatever the size of the history: a bounded number of
+queries per page, and a page of newest events that reads about a page of rows per table."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+import pghistory
+from example_project.shop.models import Customer, Order, OrderLine, Product, ProductTag, Tag
+from pghistory.models import Events
+from pghistory_admin import pagination
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shop_history(django_user_model):
+    """Events of every shop model, several users and contexts, some deleted objects."""
+    root = django_user_model.objects.create_superuser("root", "r@example.com", "pw")
+    staff = [
+        django_user_model.objects.create_user(f"staff{n}", password="pw", is_staff=True)
+        for n in range(3)
+    ]
+    tags = Tag.objects.bulk_create(Tag(name=f"tag{n}") for n in range(5))
+    products = Product.objects.bulk_create(
+        Product(name=f"P{n}", sku=f"S{n}", price=Decimal("1.50"), category="tea")
+        for n in range(40)
+    )
+    ProductTag.objects.bulk_create(
+        ProductTag(product=product, tag=tags[n % 5]) for n, product in enumerate(products)
+    )
+    customers = Customer.objects.bulk_create(
+        Customer(name=f"C{n}", email=f"c{n}@example.com") for n in range(20)
+    )
+    for n, customer in enumerate(customers):
+        with pghistory.context(user=staff[n % 3].pk, url=f"/shop/orders/{n}/"):
+            order = Order.objects.create(customer=customer, shipping_address="Main St 1")
+            OrderLine.objects.create(order=order, product=products[n], quantity=1, unit_price=1)
+            order.status = Order.Status.PAID
+            order.save()
+    Product.objects.filter(pk__in=[p.pk for p in products[:30]]).update(price=Decimal("2.00"))
+    OrderLine.objects.filter(order__customer__in=customers[:5]).delete()
+    return {"root": root, "order": Order.objects.first(), "product": products[0]}
+
+
+def _pages(history):
+    order, product = history["order"], history["product"]
+    event = Events.objects.tracks(order).order_by("-pgh_id").first()
+    return [
+        "/history/",
+        "/admin/pghistory_ui/event/",
+        "/history/?last=1",
+        "/history/?model=shop.order&model=shop.orderline&label=update",
+        "/history/?user=staff1",
+        "/history/?field=price",
+        f"/history/?context={event.pgh_context_id}",
+        "/history/?q=Main",
+        f"/history/object/shop.order/{order.pk}/",
+        f"/history/object/shop.order/{order.pk}/?related=1",
+        f"/history/object/shop.product/{product.pk}/?related=1",
+        f"/history/event/{event.pgh_slug}/",
+        f"/history/object/shop.order/{order.pk}/as-of/?at=2999-01-01",
+        f"/history/context/{event.pgh_context_id}/",
+        "/history/user/staff1/",
+        f"/history/event/{event.pgh_slug}/revert/",
+    ]
+
+
+def test_every_page_takes_at_most_ten_queries(client, shop_history, django_assert_max_num_queries):
+    client.force_login(shop_history["root"])
+    for url in _pages(shop_history):
+        with django_assert_max_num_queries(10):
+            response = client.get(url)
+        assert response.status_code == 200, url
+
+
+def _scanned_rows(plan, table):
+    """Rows that the plan's scans of `table` returned, summed over every loop."""
+    total = 0
+    if plan.get("Relation Name") == table and "Scan" in plan["Node Type"]:
+        total += plan["Actual Rows"] * plan["Actual Loops"]
+    for child in plan.get("Plans", []):
+        total += _scanned_rows(child, table)
+    return total
+
+
+def test_page_one_reads_about_a_page_of_each_tables_rows_however_long_the_history():
+    Product.objects.bulk_create(
+        Product(name=f"P{n}", sku=f"S{n}", price=1, category="tea") for n in range(3000)
+    )
+    for _ in range(3):
+        Product.objects.update(stock=F("stock") + 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE shop_productevent")
+    page_query = pagination.ordered(Events.objects.all(), pagination.DEFAULT_SORT)[:51]
+    sql, params = page_query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    # 12,000 product events: the newest 51 (and each one's previous event, for its diff).
+    assert Events.objects.across("shop.ProductEvent").count() == 12_000
+    assert 51 <= _scanned_rows(plan[0]["Plan"], "shop_productevent") <= 2 * 51 + 10
