@@ -36,19 +36,23 @@ def default_trigger_name(label: str, operation: pgtrigger.Operation) -> str:
 
 
 def context_expressions(event_model: type[models.Model]) -> dict[str, str]:
-    """SQL for the context columns of an event model, by field name."""
+    """SQL for the context columns of an event model, by field name.
+
+    Each is an uncorrelated scalar subquery: Postgres evaluates it once per statement, when
+    the first row needs it (never for a statement that writes no event), so a statement-level
+    trigger writing N events attaches its context once, not N times.
+    """
     fields = {field.name: field for field in event_model._meta.concrete_fields}
     context_id = f"NULLIF(current_setting({literal(CONTEXT_ID_SETTING)}, TRUE), '')::UUID"
     expressions = {}
     if "pgh_context" in fields:
         if isinstance(fields["pgh_context"], models.ForeignKey):
-            expressions["pgh_context"] = "_pgh_attach_context()"
+            expressions["pgh_context"] = "(SELECT _pgh_attach_context())"
         else:
-            expressions["pgh_context"] = (
-                f"NULLIF(current_setting({literal(CONTEXT_METADATA_SETTING)}, TRUE), '')::JSONB"
-            )
+            metadata = f"NULLIF(current_setting({literal(CONTEXT_METADATA_SETTING)}, TRUE), '')"
+            expressions["pgh_context"] = f"(SELECT {metadata}::JSONB)"
             if "pgh_context_id" in fields:
-                expressions["pgh_context_id"] = context_id
+                expressions["pgh_context_id"] = f"(SELECT {context_id})"
     return expressions
 
 
