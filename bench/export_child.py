@@ -1,0 +1,154 @@
+"""The CSV export, in a process of its own so that its peak memory is its own.
+
+    python bench/export_child.py --out FILE [--limit N]     the export (its first N rows), timed
+    python bench/export_child.py --out FILE --profile N     where the time goes
+
+Streams `/history/export.csv` through Django's test client as the superuser, counting rows
+(lines less the header) as the chunks arrive, and reports rows per second and the process's
+peak resident memory (`ru_maxrss`), next to its resident memory before the export started.
+
+With `--profile N` it runs the first N rows under cProfile (the profile goes next to FILE,
+as .txt), times the other queries (users and objects of each chunk) as they run, then runs
+the export's main query again alone, every row through a server-side cursor in the export's
+chunk size: the SQL part of the export's time, the rest being Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import sys
+import time
+from pathlib import Path
+
+URL = "/history/export.csv"
+#: Rows per fetch of the server-side cursor, as the export fetches them.
+CHUNK = 2000
+
+
+def rss_mb() -> float:
+    """The current resident memory, from /proc (Linux)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="stop after this many rows")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ours.reads_settings")
+    import django
+
+    django.setup()
+    import history
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=history.ADMIN))
+    if args.profile:
+        result = profile(client, args.profile, Path(args.out).with_suffix(".txt"))
+    else:
+        result = export(client, args.limit)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+def stream(client, limit: int | None = None) -> tuple[int, int]:
+    """(rows, bytes) of the export, stopping after `limit` rows if given."""
+    response = client.get(URL)
+    if response.status_code != 200:
+        raise RuntimeError(f"{URL}: status {response.status_code}")
+    lines = size = 0
+    content = response.streaming_content
+    for chunk in content:
+        lines += chunk.count(b"\n")
+        size += len(chunk)
+        if limit is not None and lines > limit:
+            break  # (the last chunk may overshoot: the rows counted are the rows received)
+    if hasattr(content, "close"):
+        content.close()
+    response.close()
+    return lines - 1, size
+
+
+def export(client, limit: int | None) -> dict:
+    before = rss_mb()
+    started = time.perf_counter()
+    rows, size = stream(client, limit)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {
+        "rows": rows,
+        "bytes": size,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds) if seconds else None,
+        "rss_before_mb": round(before, 1),
+        "peak_rss_mb": round(peak, 1),
+    }
+
+
+def profile(client, limit: int, text_path: Path) -> dict:
+    from django.db import connection
+
+    timed: list[tuple[str, object, float]] = []
+
+    def timing(execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            timed.append((sql, params, time.perf_counter() - started))
+
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    with connection.execute_wrapper(timing):
+        profiler.enable()
+        rows, _ = stream(client, limit)
+        profiler.disable()
+    total = time.perf_counter() - started
+
+    # The main query is the longest statement: the one over the union of event tables.
+    main_sql, main_params, _ = max(timed, key=lambda item: len(item[0]))
+    others = [seconds for sql, _, seconds in timed if sql is not main_sql]
+
+    # The main query alone, every row, fetched as the export fetches it.
+    fetch_started = time.perf_counter()
+    fetched = 0
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(main_sql, main_params)
+        while chunk := cursor.fetchmany(CHUNK):
+            fetched += len(chunk)
+    main_seconds = time.perf_counter() - fetch_started
+
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(35)
+    stats.sort_stats("cumulative").print_stats(45)
+    text_path.write_text(
+        f"CSV export: the first {rows:,} rows under cProfile ({total:.1f} s with the"
+        f" profiler's overhead)\n\nThe main query alone, all {fetched:,} rows through a"
+        f" server-side cursor: {main_seconds:.1f} s\n{len(others)} other queries in the"
+        f" profiled rows: {sum(others):.2f} s\n\nMain query:\n{main_sql}\n\n" + out.getvalue()
+    )
+    return {
+        "profiled_rows": rows,
+        "profiled_s": round(total, 2),
+        "other_queries": len(others),
+        "other_queries_s": round(sum(others), 3),
+        "main_query_rows": fetched,
+        "main_query_s": round(main_seconds, 2),
+        "profile": str(text_path),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

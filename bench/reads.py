@@ -1,0 +1,320 @@
+"""History reads and the UI pages, on our side only (the project's virtualenv).
+
+    python bench/reads.py --events N --repeat R --parts reads,ui --out FILE
+
+Builds the shop's history in stages (100,000 events, then 1,000,000, then 10,000,000, up to
+N; see history.py), measures page 1 of the event browser at each stage, then every page and
+filter at the final size through Django's test client as a superuser: server time (median of
+R requests after one warm-up request that also counts the SQL queries; fewer once a page's
+samples took PAGE_BUDGET_S) and the number of queries. Writes a JSON document to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import html
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+#: Pages slower than this get the EXPLAIN ANALYZE of their slowest query in the results.
+EXPLAIN_OVER_MS = 100
+#: A page stops repeating once its samples took this long (slow pages over huge histories).
+PAGE_BUDGET_S = 10
+
+
+def stages_for(events: int, quick: bool) -> list[int]:
+    """The sizes the history grows through: 100k, 1M, 10M ... below `events`, then `events`."""
+    stages, size = [], 10_000 if quick else 100_000
+    while size < events:
+        stages.append(size)
+        size *= 10
+    return [*stages, events]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, required=True)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--parts", default="reads,ui")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    parts = set(args.parts.split(","))
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ours.reads_settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
+    bench = ReadBench(args.events, args.repeat, args.quick)
+    result = bench.run(parts)
+    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+
+
+def log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+class ReadBench:
+    def __init__(self, events: int, repeat: int, quick: bool):
+        import history
+
+        self.events = events
+        self.repeat = repeat
+        self.quick = quick
+        self.history = history.History(events, log=log)
+
+    def run(self, parts: set[str]) -> dict:
+        import history
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+
+        result: dict = {"events": self.events, "stages": [], "pages": [], "ui": []}
+        started = time.perf_counter()
+        self.history.create_objects()
+        self.client = Client()
+        self.client.force_login(get_user_model().objects.get(username=history.ADMIN))
+
+        for size in stages_for(self.events, self.quick):
+            seconds = self.history.grow(size)
+            if size == self.events:
+                self.history.finish()
+            total = self.history.count()
+            log(f"bench: history at {total:,} events ({seconds:.1f} s to add)")
+            stage = {"target": size, "events": total, "build_s": round(seconds, 2)}
+            if "reads" in parts:
+                stage["page1"] = self.page("page 1", "/history/")
+            result["stages"].append(stage)
+        result["build_s"] = round(time.perf_counter() - started, 1)
+        result["facts"] = self.facts()
+
+        if "reads" in parts:
+            result["pages"] = self.read_pages()
+        if "ui" in parts:
+            result["ui"] = self.ui_pages()
+        return result
+
+    # -- what to ask for --------------------------------------------------------------------
+
+    def facts(self) -> dict:
+        """Objects, a context, an event and dates to put in the URLs."""
+        import history
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(pgh_id), min(pgh_created_at) FROM shop_orderevent")
+            last_id, first_at = cursor.fetchone()
+            middle = last_id // 2
+            cursor.execute(
+                "SELECT pgh_context_id FROM shop_orderevent"
+                " WHERE pgh_id >= %s AND pgh_context_id IS NOT NULL ORDER BY pgh_id LIMIT 1",
+                [middle],
+            )
+            context_id = cursor.fetchone()[0]
+            # The busiest order, and one with the median number of events.
+            cursor.execute(
+                "SELECT pgh_obj_id, count(*) FROM shop_orderevent GROUP BY pgh_obj_id"
+                " ORDER BY count(*) DESC, pgh_obj_id"
+            )
+            counts = cursor.fetchall()
+        busy, busy_events = counts[0]
+        typical, typical_events = counts[len(counts) // 2]
+        since = first_at + datetime.timedelta(days=40)
+        until = since + datetime.timedelta(days=6)
+        return {
+            "user": history.STAFF[0][0],
+            "context": str(context_id),
+            "event_slug": f"shop.OrderEvent:{middle}",
+            "busy_order": busy,
+            "busy_order_events": busy_events,
+            "typical_order": typical,
+            "typical_order_events": typical_events,
+            "since": since.date().isoformat(),
+            "until": until.date().isoformat(),
+        }
+
+    # -- measuring --------------------------------------------------------------------------
+
+    def request(self, url: str):
+        response = self.client.get(url)
+        if getattr(response, "streaming", False):
+            body = b"".join(response.streaming_content)
+        else:
+            body = response.content
+        return response, body
+
+    def page(self, name: str, url: str, expect: int = 200) -> dict:
+        """Server time and SQL queries of one URL."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        gc.collect()  # a collection left over from earlier pages is not this page's cost
+        with CaptureQueriesContext(connection) as captured:
+            response, body = self.request(url)  # the warm-up request counts the queries
+        # A copy now: the next request's request_started signal empties the query log.
+        queries = list(captured.captured_queries)
+        if response.status_code != expect:
+            raise RuntimeError(f"{url}: status {response.status_code}, expected {expect}")
+        samples = []
+        while len(samples) < self.repeat and sum(samples) < PAGE_BUDGET_S * 1000:
+            started = time.perf_counter()
+            self.request(url)
+            samples.append((time.perf_counter() - started) * 1000)
+        slowest = max(queries, key=lambda q: float(q["time"]), default=None)
+        entry = {
+            "name": name,
+            "url": url,
+            "status": response.status_code,
+            "queries": len(queries),
+            "samples_ms": [round(sample, 2) for sample in samples],
+            "median_ms": round(statistics.median(samples), 2),
+            "repetitions": len(samples),
+            "bytes": len(body),
+        }
+        if slowest is not None:
+            entry["slowest_query_ms"] = round(float(slowest["time"]) * 1000, 1)
+            entry["slowest_query"] = slowest["sql"]
+        log(f"bench:   {name}: {entry['median_ms']:.1f} ms, {entry['queries']} queries")
+        return entry
+
+    def orm(self, name: str, make) -> dict:
+        """Server time and SQL queries of an ORM read (`make()` evaluates it)."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        gc.collect()
+        with CaptureQueriesContext(connection) as captured:
+            rows = make()
+        queries = list(captured.captured_queries)
+        samples = []
+        for _ in range(self.repeat):
+            started = time.perf_counter()
+            make()
+            samples.append((time.perf_counter() - started) * 1000)
+        entry = {
+            "name": name,
+            "url": None,
+            "rows": len(rows),
+            "queries": len(queries),
+            "samples_ms": [round(sample, 2) for sample in samples],
+            "median_ms": round(statistics.median(samples), 2),
+            "repetitions": len(samples),
+        }
+        if queries:
+            slowest = max(queries, key=lambda q: float(q["time"]))
+            entry["slowest_query_ms"] = round(float(slowest["time"]) * 1000, 1)
+            entry["slowest_query"] = slowest["sql"]
+        log(f"bench:   {name}: {entry['median_ms']:.1f} ms, {entry['queries']} queries")
+        return entry
+
+    def older_link(self, url: str) -> str:
+        """The URL of the "Older" page linked from `url`."""
+        _, body = self.request(url)
+        text = body.decode()
+        match = re.search(r'<a href="([^"]*)"[^>]*rel="next"', text)
+        if match is None:
+            raise RuntimeError(f"{url}: no link to an older page")
+        link = html.unescape(match.group(1))
+        return url.split("?")[0] + link if link.startswith("?") else link
+
+    # -- the pages --------------------------------------------------------------------------
+
+    def read_pages(self) -> list[dict]:
+        from example_project.shop.models import Order
+        from pghistory.models import Events
+
+        facts = self.history_facts = self.facts()
+        log("bench: history pages")
+        pages = [self.page("browser, page 1", "/history/")]
+
+        url = "/history/"
+        started = time.perf_counter()
+        for _ in range(99):
+            url = self.older_link(url)
+        walked = time.perf_counter() - started
+        entry = self.page("browser, page 100", url)
+        entry["note"] = f"reached by following 99 Older links ({walked:.1f} s)"
+        pages.append(entry)
+
+        pages += [
+            self.page("browser, last page", "/history/?last=1"),
+            self.page("filter: user", f"/history/?user={facts['user']}"),
+            self.page(
+                "filter: model + date range",
+                f"/history/?model=shop.order&since={facts['since']}&until={facts['until']}",
+            ),
+            self.page("filter: changed field", "/history/?field=status"),
+            self.page("filter: context", f"/history/?context={facts['context']}"),
+            self.page("event page", f"/history/event/{facts['event_slug']}/"),
+            self.page(
+                f"timeline, typical order ({facts['typical_order_events']} events)",
+                f"/history/object/shop.order/{facts['typical_order']}/",
+            ),
+            self.page(
+                f"timeline, busiest order ({facts['busy_order_events']} events)",
+                f"/history/object/shop.order/{facts['busy_order']}/",
+            ),
+            self.page("context page (extra)", f"/history/context/{facts['context']}/"),
+            self.page("user page (extra)", f"/history/user/{facts['user']}/"),
+        ]
+        for kind in ("typical", "busy"):
+            order = Order(pk=facts[f"{kind}_order"])
+            pages.append(
+                self.orm(
+                    f"ORM: newest 50 events of the {'busiest' if kind == 'busy' else kind} order",
+                    lambda order=order: list(
+                        Events.objects.tracks(order).order_by("-pgh_id")[:50]
+                    ),
+                )
+            )
+        self.explain(pages)
+        return pages
+
+    def ui_pages(self) -> list[dict]:
+        facts = getattr(self, "history_facts", None) or self.facts()
+        log("bench: admin pages")
+        order = facts["typical_order"]
+        timeline = f"/admin/pghistory_ui/event/object/shop.order/{order}/"
+        redirect = self.client.get(f"/admin/shop/order/{order}/history/")
+        pages = [
+            self.page("admin: event browser", "/admin/pghistory_ui/event/"),
+            self.page(
+                "admin: History tab (redirect)", f"/admin/shop/order/{order}/history/", expect=302
+            ),
+            self.page("admin: timeline (History tab target)", timeline),
+            self.page(
+                "admin: timeline, busiest order",
+                f"/admin/pghistory_ui/event/object/shop.order/{facts['busy_order']}/",
+            ),
+        ]
+        pages[1]["redirects_to"] = redirect.get("Location")
+        if redirect.get("Location") != timeline:
+            pages[1]["problem"] = f"redirects to {redirect.get('Location')}, not {timeline}"
+        self.explain(pages)
+        return pages
+
+    def explain(self, pages: list[dict]) -> None:
+        """EXPLAIN ANALYZE the slowest query of each page over the target."""
+        from django.db import connection
+
+        for page in pages:
+            if page["median_ms"] <= EXPLAIN_OVER_MS or not page.get("slowest_query"):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + page["slowest_query"])
+                page["explain"] = "\n".join(row[0] for row in cursor.fetchall())
+
+
+if __name__ == "__main__":
+    main()
