@@ -211,14 +211,15 @@ class EventFilter(django_filters.FilterSet):
     def filter_field(self, queryset, name, value):
         if not value:
             return queryset
-        columns = sorted(
-            {
-                field.column
-                for field in self._tracked_fields(self._chosen_models())
-                if field.name == value
-            }
-        )
-        return queryset.filter(pgh_diff__has_any_keys=columns)
+        # Only the event tables that store the field: the others need no diff to be computed.
+        storing = {
+            event_model: [f.column for f in event_model.pgh_tracked_fields() if f.name == value]
+            for event_model in event_models()
+            if event_model.pgh_tracked_model in self._chosen_models()
+        }
+        storing = {model: columns for model, columns in storing.items() if columns}
+        columns = sorted({column for columns in storing.values() for column in columns})
+        return queryset.across(*storing).filter(pgh_diff__has_any_keys=columns)
 
     def filter_text(self, queryset, name, value):
         if not value:
