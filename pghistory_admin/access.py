@@ -19,8 +19,9 @@ def can_browse(user) -> bool:
     return bool(user.is_active and user.is_staff)
 
 
-def can_view_model(user, model: type[models.Model]) -> bool:
-    """True when `user` may see the events of `model` (a tracked model)."""
+def _has_model_permission(user, model: type[models.Model], *actions: str) -> bool:
+    """True for an active staff user with one of the model's `actions` permissions (a
+    superuser has them all)."""
     if not can_browse(user):
         return False
     if user.is_superuser:
@@ -28,30 +29,25 @@ def can_view_model(user, model: type[models.Model]) -> bool:
     opts = model._meta
     return any(
         user.has_perm(f"{opts.app_label}.{get_permission_codename(action, opts)}")
-        for action in ("view", "change")
+        for action in actions
     )
+
+
+def can_view_model(user, model: type[models.Model]) -> bool:
+    """True when `user` may see the events of `model` (a tracked model)."""
+    return _has_model_permission(user, model, "view", "change")
 
 
 def can_revert(user, model: type[models.Model]) -> bool:
     """True when `user` may put an existing object of `model` (a tracked model) back to one of
     its earlier versions: the model's "change" permission (a superuser may always)."""
-    if not can_browse(user):
-        return False
-    if user.is_superuser:
-        return True
-    opts = model._meta
-    return user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+    return _has_model_permission(user, model, "change")
 
 
 def can_restore(user, model: type[models.Model]) -> bool:
     """True when `user` may recreate a deleted object of `model` (a tracked model) from its
     history: the model's "add" permission (a superuser may always)."""
-    if not can_browse(user):
-        return False
-    if user.is_superuser:
-        return True
-    opts = model._meta
-    return user.has_perm(f"{opts.app_label}.{get_permission_codename('add', opts)}")
+    return _has_model_permission(user, model, "add")
 
 
 def tracked_models() -> list[type[models.Model]]:
