@@ -12,7 +12,7 @@ from django.utils.text import capfirst
 from pghistory.aggregation import resolve_event_model
 from pghistory.models import Events
 from pghistory_admin import access, pagination
-from pghistory_admin.diffs import compare, load_related
+from pghistory_admin.diffs import compare, last_known, load_related, safe_str
 from pghistory_admin.filters import MomentField
 from pghistory_admin.rows import EventRow, event_rows, group_by_context
 from pghistory_admin.views.base import HistoryView, query_string, visible_event, visible_object
@@ -74,6 +74,15 @@ class _ObjectPage(HistoryView):
         self.key = self.model._meta.label_lower
         self.obj = self.model._base_manager.filter(pk=self.pk).first()
 
+    def object_name(self) -> str:
+        """The object's string form now, or, if it was deleted, as its last event stored it."""
+        if self.obj is not None:
+            return safe_str(self.obj)
+        gone = last_known(self.model, [str(self.pk)]).get(str(self.pk))
+        return (
+            safe_str(gone) if gone is not None else f"{self.model._meta.verbose_name} #{self.pk}"
+        )
+
     def object_context(self, name: str) -> dict:
         return {
             "model": self.model,
@@ -115,7 +124,7 @@ class TimelineView(_ObjectPage):
             raise Http404("No such object.")
         for row in rows:
             row.is_related = row.object_key != f"{self.key}:{self.pk}"
-        name = self._name(rows)
+        name = self.object_name()
         context = {
             "title": f"History of {name}",
             "crumbs": self.crumbs(name, with_timeline=False),
@@ -128,12 +137,6 @@ class TimelineView(_ObjectPage):
             **self.object_context(name),
         }
         return self.render(request, "pghistory_admin/pages/timeline.html", context)
-
-    def _name(self, rows: list[EventRow]) -> str:
-        if self.obj is not None:
-            return str(self.obj)
-        own = [row for row in rows if not row.is_related]
-        return own[0].object_name if own else f"{self.model._meta.verbose_name} #{self.pk}"
 
     def _admin_log_url(self) -> str | None:
         """Django's own change log of the object ("History" before this app), in the admin."""
@@ -219,11 +222,7 @@ class CompareView(_ObjectPage):
             for v in versions
         ):
             problem = "Both versions must be of this object."
-        name = (
-            str(self.obj)
-            if self.obj is not None
-            else f"{self.model._meta.verbose_name} #{self.pk}"
-        )
+        name = self.object_name()
         context = {"title": "Compare versions", "crumbs": self.crumbs(name), "problem": problem}
         context.update(self.object_context(name))
         if problem:
@@ -255,11 +254,7 @@ class AsOfView(_ObjectPage):
 
     def get(self, request, model, pk):
         self.setup_object(request, model, pk)
-        name = (
-            str(self.obj)
-            if self.obj is not None
-            else f"{self.model._meta.verbose_name} #{self.pk}"
-        )
+        name = self.object_name()
         form = _AsOfForm(request.GET if "at" in request.GET else None)
         context = {"title": "As of", "crumbs": self.crumbs(name), "form": form}
         context.update(self.object_context(name))
