@@ -58,21 +58,25 @@ def _field(model: type[models.Model], attname: str) -> models.Field:
     return next(field for field in model._meta.concrete_fields if field.attname == attname)
 
 
+def stored_values(model: type[models.Model], data: dict) -> dict[str, Any]:
+    """A row's JSON (keyed by column, as `to_jsonb` and `pgh_data` hold it) as the model's
+    attribute values; a value its field cannot read is left out."""
+    values = {}
+    for field in model._meta.concrete_fields:
+        if field.column in data:
+            try:
+                values[field.attname] = field.to_python(data[field.column])
+            except (ValidationError, TypeError, ValueError):
+                continue
+    return values
+
+
 def _instance(model: type[models.Model], data: Any, using: str) -> models.Model:
     """A model instance from a row's JSON, as if the ORM had read it."""
     if isinstance(data, str):
         data = json.loads(data, parse_float=decimal.Decimal)
-    names, values = [], []
-    for field in model._meta.concrete_fields:
-        if field.column not in data:
-            continue
-        try:
-            value = field.to_python(data[field.column])
-        except (ValidationError, TypeError, ValueError):
-            continue
-        names.append(field.attname)
-        values.append(value)
-    return model.from_db(using, names, values)
+    values = stored_values(model, data)
+    return model.from_db(using, list(values), list(values.values()))
 
 
 def pointers(instances: list[models.Model]) -> list[tuple[models.Model, models.Field, Any]]:

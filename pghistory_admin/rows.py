@@ -25,7 +25,6 @@ from pghistory_admin import loading
 from pghistory_admin.diffs import (
     FieldDiff,
     changes,
-    fields_by_column,
     merge,
     name_related,
     related_wanted,
@@ -191,11 +190,4 @@ def _load_names(rows: list[EventRow]) -> None:
 
 def _snapshot(row: EventRow) -> models.Model:
     """An unsaved instance holding the values an event stored."""
-    values = {}
-    for column, field in fields_by_column(row.model).items():
-        if column in row.data:
-            try:
-                values[field.attname] = field.to_python(row.data[column])
-            except (ValidationError, TypeError, ValueError):
-                continue
-    return row.model(**values)
+    return row.model(**loading.stored_values(row.model, row.data))
