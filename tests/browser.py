@@ -25,3 +25,10 @@ def sign_in(page, live_server, username, password="secret-pw"):
 def cells(page, label):
     """The cells of one column ("When", "Who", "What", "Object", ...) of the events table."""
     return page.locator(f"table.pgh-events tbody td[data-label={label}]").all_inner_texts()
+
+
+def follow(page, target):
+    """Click a link or a submit button and wait for the page it leads to: a click returns as
+    soon as the event is dispatched, so reading the page right after it could read the old one."""
+    with page.expect_navigation():
+        target.click()

@@ -5,7 +5,9 @@ import os
 
 import pytest
 from django.contrib.auth.models import User
+from playwright.sync_api import expect
 
+from tests.browser import follow
 from tests.testapp.models import Author, Book
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls here are ordinary
@@ -35,7 +37,7 @@ def test_events_button_on_a_change_page_lists_that_objects_events(logged_in_page
     page = logged_in_page
 
     page.goto(f"{live_server.url}/admin/testapp/book/{book.pk}/change/")
-    page.click(".object-tools >> text=Events")
+    follow(page, page.locator(".object-tools").get_by_role("link", name="Events"))
 
     page.wait_for_url("**/admin/pghistory/events/?pgh_obj_model=testapp.Book*")
     rows = page.locator("#result_list tbody tr")
@@ -58,9 +60,10 @@ def test_events_list_filters_by_label_in_the_sidebar(logged_in_page, live_server
     page = logged_in_page
 
     page.goto(f"{live_server.url}/admin/pghistory/events/?pgh_obj_model=testapp.Book")
-    page.locator("#changelist-filter").get_by_role("link", name="update", exact=True).click()
+    follow(page, page.locator("#changelist-filter").get_by_role("link", name="update", exact=True))
 
+    # The click navigates: wait for the filtered page before reading its rows.
+    page.wait_for_url("**/admin/pghistory/events/?*pgh_label=update*")
     rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)
     assert rows.locator("td.field-pgh_obj_id").inner_text() == str(book.pk)
-    assert "pgh_label=update" in page.url

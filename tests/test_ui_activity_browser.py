@@ -16,7 +16,7 @@ from django.utils import timezone
 import pghistory
 from example_project.shop.models import Customer, Order, Product
 from pghistory.models import Events
-from tests.browser import ARTIFACTS, cells, sign_in
+from tests.browser import ARTIFACTS, cells, follow, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +74,7 @@ def test_the_context_link_in_the_browser_opens_that_requests_events(root_page, l
     assert about["URL"] == "/shop/products/new/"
     assert about["Method"] == "POST"
 
-    page.get_by_role("link", name="Alice Archer (alice)").click()
+    follow(page, page.get_by_role("link", name="Alice Archer (alice)"))
     page.wait_for_url(f"{live_server.url}/history/user/alice/")
     assert page.locator("h1").inner_text() == "Alice Archer (alice)"
 
@@ -98,7 +98,7 @@ def test_the_user_page_charts_their_events_per_day(root_page, live_server, shop)
 
     # The browser's filters, on her page.
     page.get_by_label("Customer", exact=True).check()
-    page.get_by_role("button", name="Apply").click()
+    follow(page, page.get_by_role("button", name="Apply"))
     page.wait_for_url("**/history/user/alice/?model=shop.customer")
     assert cells(page, "Object") == ["Customer Ada <ada@example.com>"]
     assert bars.last.locator("title").text_content() == f"{today}: 1 event"
@@ -145,7 +145,7 @@ def test_screenshots_of_the_context_and_user_pages(page, live_server, shop_site)
     page.screenshot(path=ARTIFACTS / "context-page.png")
 
     # The busiest staff member's month.
-    page.get_by_role("link", name=about["User"]).click()
+    follow(page, page.get_by_role("link", name=about["User"]))
     username = about["User"].rsplit("(", 1)[1].rstrip(")")
     page.wait_for_url(f"{live_server.url}/history/user/{username}/")
     bars = page.locator("svg.pgh-chart-svg rect.pgh-bar")

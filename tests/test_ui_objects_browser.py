@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 import pghistory
 from example_project.shop.models import Customer, Order, Product
 from pghistory.models import Events
-from tests.browser import ARTIFACTS, sign_in
+from tests.browser import ARTIFACTS, follow, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -81,7 +81,7 @@ def test_history_button_opens_the_timeline_with_a_requests_events_grouped(
     tea = history["tea"]
     page = root_page
     page.goto(f"{live_server.url}/admin/shop/product/{tea.pk}/change/")
-    page.locator(".object-tools").get_by_role("link", name="History").click()
+    follow(page, page.locator(".object-tools").get_by_role("link", name="History"))
 
     page.wait_for_url(f"{live_server.url}/admin/pghistory_ui/event/object/shop.product/{tea.pk}/")
     assert page.locator("h1").inner_text() == "History of Sencha (T-1)"
@@ -138,7 +138,7 @@ def test_comparing_two_versions_picked_in_the_timeline(root_page, live_server, h
     page.goto(f"{live_server.url}/history/object/shop.product/{tea.pk}/")
     page.locator(f'input[name=event][value="{first}"]').check()
     page.locator(f'input[name=event][value="{last}"]').check()
-    page.get_by_role("button", name="Compare the two selected versions").click()
+    follow(page, page.get_by_role("button", name="Compare the two selected versions"))
 
     assert page.locator("h1").inner_text() == "Compare versions"
     changed = page.locator("table.pgh-diff tr.pgh-changed th").all_inner_texts()
@@ -159,7 +159,7 @@ def test_point_in_time_view(root_page, live_server, history):
     page = root_page
     page.goto(f"{live_server.url}/history/object/shop.product/{tea.pk}/")
     page.locator("#pgh-as-of").fill("2000-01-01T00:00:00")
-    page.get_by_role("button", name="Show").click()
+    follow(page, page.get_by_role("button", name="Show"))
     assert "did not exist yet" in page.locator(".pgh-as-of-state").inner_text()
 
     at = quote(restocked.isoformat())

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Permission, User
 import pghistory
 from example_project.shop.models import Customer, Product
 from pghistory.models import Events
-from tests.browser import ARTIFACTS, sign_in
+from tests.browser import ARTIFACTS, follow, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,7 +79,7 @@ def test_revert_a_product_to_an_older_version(root_page, live_server, shop):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "revert-confirm.png", full_page=True)
 
-    page.get_by_role("button", name="Revert").click()
+    follow(page, page.get_by_role("button", name="Revert"))
     page.wait_for_url(f"{live_server.url}/admin/pghistory_ui/event/object/shop.product/{tea.pk}/")
 
     tea.refresh_from_db()
@@ -109,7 +109,7 @@ def test_restore_a_deleted_customer(root_page, live_server, shop):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "restore-confirm.png", full_page=True)
 
-    page.get_by_role("button", name="Restore").click()
+    follow(page, page.get_by_role("button", name="Restore"))
     page.wait_for_url(f"{live_server.url}/admin/pghistory_ui/event/object/shop.customer/{ada.pk}/")
 
     restored = Customer.objects.get(pk=ada.pk)
