@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import models
+from django.db.models.expressions import Col, RawSQL
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
-from django.db.models.sql.where import AND
+from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
 from pghistory.trigger import quote
 
@@ -148,6 +149,7 @@ def _branch(
     scope: Scope,
     hints: dict[str, set],
     connection,
+    with_diff: bool = True,
 ) -> tuple[str, list] | None:
     label = event_model._meta.label
     tracked_label = event_model.pgh_tracked_model._meta.label
@@ -175,7 +177,8 @@ def _branch(
         context_sql, context_id_sql = "NULL", "NULL"
 
     data = _data_sql("e", event_model)
-    if has_obj:
+    diff = "NULL"
+    if has_obj and with_diff:
         # The previous event, passing over a sibling: an event of another tracker that the
         # same change wrote (same time, same values), so that both show what changed.
         previous = _data_sql("p", event_model)
@@ -192,9 +195,7 @@ def _branch(
             f" FROM jsonb_each({data}) AS cur WHERE cur.value IS DISTINCT FROM"
             " prev.data -> cur.key) END"
         )
-        obj_id = 'e."pgh_obj_id"'
-    else:
-        diff, obj_id = "NULL", "NULL"
+    obj_id = 'e."pgh_obj_id"' if has_obj else "NULL"
 
     values = {
         "pgh_slug": f"'{label}:' || e.\"pgh_id\"",
@@ -251,20 +252,45 @@ def _where_hints(query: Query) -> dict[str, set]:
     return hints
 
 
-def events_sql(query: Query, connection, top_n: tuple[str, str, list, str] | None = None):
+def _references(expressions, name: str) -> bool:
+    """True unless `expressions` (and everything inside them) surely leave the aggregate's
+    column `name` alone: a subquery or raw SQL counts as a reference, since only its SQL
+    knows what it reads."""
+    stack = [e for e in expressions if e is not None]
+    while stack:
+        expression = stack.pop()
+        if isinstance(expression, (Query, RawSQL, ExtraWhere)):
+            return True
+        if isinstance(expression, Col) and expression.target.name == name:
+            return True
+        if isinstance(expression, WhereNode):
+            stack.extend(expression.children)
+        elif hasattr(expression, "get_source_expressions"):
+            stack.extend(e for e in expression.get_source_expressions() if e is not None)
+    return False
+
+
+def events_sql(
+    query: Query,
+    connection,
+    top_n: tuple[str, str, list, str] | None = None,
+    with_diff: bool = True,
+):
     """The derived table that stands for `Events` in `query`.
 
     With `top_n` (the union's alias, a WHERE clause on it, its parameters, and
     "ORDER BY ... LIMIT n"), each branch
     filters, sorts and cuts its own rows before the union: a page of newest events then reads
-    a few rows of each table through its indexes instead of sorting every event.
+    a few rows of each table through its indexes instead of sorting every event. Without
+    `with_diff`, `pgh_diff` is NULL and no branch looks up previous events (a count, or a
+    query that reads other columns only).
     """
     scope: Scope = query.pgh_scope
     hints = _where_hints(query)
     chosen = scope.event_models if scope.event_models is not None else event_models()
     branches, params = [], []
     for event_model in chosen:
-        branch = _branch(query.model, event_model, scope, hints, connection)
+        branch = _branch(query.model, event_model, scope, hints, connection, with_diff)
         if branch is None:
             continue
         branch_sql, branch_params = branch
@@ -292,11 +318,34 @@ class EventsCompiler(SQLCompiler):
         from_clause, params = super().get_from_clause()
         base_alias = self.query.base_table
         base_sql, _ = self.compile(self.query.alias_map[base_alias])
-        derived_sql, derived_params = events_sql(self.query, self.connection, self._top_n())
+        derived_sql, derived_params = events_sql(
+            self.query, self.connection, self._top_n(), self._reads("pgh_diff")
+        )
         # The base table comes first in the FROM clause, so its parameters come first too.
         assert from_clause[0] == base_sql
         from_clause[0] = f"({derived_sql}) {self.quote_name_unless_alias(base_alias)}"
         return from_clause, [*derived_params, *params]
+
+    def _reads(self, name: str) -> bool:
+        """Whether the query reads the aggregate's column `name` anywhere (its SELECT,
+        WHERE, HAVING, ORDER BY, GROUP BY or annotations); raw `extra()` SQL may read
+        anything."""
+        query = self.query
+        if query.extra or query.extra_tables:
+            return True
+        group_by = query.group_by if isinstance(query.group_by, tuple) else ()
+        return _references(
+            [
+                *(expression for expression, _, _ in self.select),
+                *(expression for expression, _ in self.get_order_by()),
+                self.where,
+                getattr(self, "having", None),
+                getattr(self, "qualify", None),
+                *group_by,
+                *query.annotations.values(),
+            ],
+            name,
+        )
 
     def _top_n(self) -> tuple[str, str, list, str] | None:
         """The WHERE, ORDER BY and LIMIT that every branch may apply to itself: those of a

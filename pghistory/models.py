@@ -7,6 +7,8 @@ import uuid
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
+from django.db.models import F
+from django.db.models.fields.json import KeyTransform
 
 from pghistory import config
 from pghistory.aggregation import EventsQuery, resolve_event_model
@@ -61,6 +63,16 @@ class Context(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     metadata = PGHistoryJSONField(default=dict)
+
+    class Meta:
+        indexes = [
+            # One user's contexts in time order (the user page's activity chart), and the
+            # statistics that tell the planner how common one user's contexts are (a filter
+            # by user then reads a page of events through the time index, not in parallel).
+            models.Index(
+                KeyTransform("user", "metadata"), F("created_at"), name="pgh_context_user_time"
+            ),
+        ]
 
     def __str__(self) -> str:
         return str(self.id)

@@ -475,14 +475,17 @@ def test_signed_in_users_who_are_not_staff_are_refused(client, shop, django_user
 
 
 def move_events(context_id, moment):
-    """Rewrite the time of a context's events (their tables are written by triggers, so the
-    test moves them afterwards)."""
+    """Rewrite the time of a context and of its events (their tables are written by
+    triggers, so the test moves them afterwards)."""
     with connection.cursor() as cursor:
         for table in ("shop_productevent", "shop_customerevent", "shop_orderevent"):
             cursor.execute(
                 f"UPDATE {table} SET pgh_created_at = %s WHERE pgh_context_id = %s",
                 [moment, context_id],
             )
+        cursor.execute(
+            "UPDATE pghistory_context SET created_at = %s WHERE id = %s", [moment, context_id]
+        )
 
 
 def test_chart_has_one_bar_per_day_of_the_last_30_days_with_exact_counts(client, shop):
@@ -516,14 +519,23 @@ def test_chart_follows_the_date_filters(client, shop):
     response = client.get("/history/user/alice/", {"since": since, "until": until})
     page = read(response.content)
 
+    # Root sees every model and filters by date only: the chart counts alice's requests.
     assert len(page.bars) == 7
     assert [bar["title"] for bar in page.bars] == [
-        f"{(today - datetime.timedelta(days=n)).isoformat()}: {count} event{'s' * (count != 1)}"
-        for n, count in [(41, 0), (40, 3), (39, 0), (38, 1), (37, 0), (36, 0), (35, 0)]
+        f"{(today - datetime.timedelta(days=n)).isoformat()}: {count} request{'s' * (count != 1)}"
+        for n, count in [(41, 0), (40, 1), (39, 0), (38, 1), (37, 0), (36, 0), (35, 0)]
     ]
-    assert f"4 events from {since} to {until}, one bar per day" in text(response.content)
+    assert f"2 requests from {since} to {until}, one bar per day" in text(response.content)
     week = read(client.get("/history/user/alice/", {"period": "week"}).content)
     assert len(week.bars) == 8 and sum(int(b["data-count"]) for b in week.bars) == 0
+
+    # Any other filter: the chart counts the events it selects.
+    products = {"since": since, "until": until, "model": "shop.product"}
+    page = read(client.get("/history/user/alice/", products).content)
+    assert [bar["title"] for bar in page.bars if bar["data-count"] != "0"] == [
+        f"{(today - datetime.timedelta(days=40)).isoformat()}: 1 event",
+        f"{(today - datetime.timedelta(days=38)).isoformat()}: 1 event",
+    ]
 
 
 def test_chart_reads_events_per_day_in_one_grouped_query(client, shop):

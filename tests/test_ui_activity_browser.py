@@ -15,7 +15,7 @@ from django.utils import timezone
 
 import pghistory
 from example_project.shop.models import Customer, Order, Product
-from pghistory.models import Events
+from pghistory.models import Context, Events
 from tests.browser import ARTIFACTS, cells, follow, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -85,11 +85,12 @@ def test_the_user_page_charts_their_events_per_day(root_page, live_server, shop)
     page.goto(f"{live_server.url}/history/user/alice/")
 
     bars = page.locator("svg.pgh-chart-svg rect.pgh-bar")
+    # Root sees every model: the chart counts her requests (two, with three events).
     assert bars.count() == 30
-    assert bars.last.locator("title").text_content() == f"{today}: 3 events"
-    assert bars.last.get_attribute("aria-label") == f"{today}: 3 events"
-    assert bars.first.locator("title").text_content().endswith(": 0 events")
-    assert page.locator(".pgh-chart-total").inner_text() == "3 events"
+    assert bars.last.locator("title").text_content() == f"{today}: 2 requests"
+    assert bars.last.get_attribute("aria-label") == f"{today}: 2 requests"
+    assert bars.first.locator("title").text_content().endswith(": 0 requests")
+    assert page.locator(".pgh-chart-total").inner_text() == "2 requests"
     assert cells(page, "Object") == [
         "Product Sencha (T-1)",
         "Customer Ada <ada@example.com>",
@@ -100,6 +101,7 @@ def test_the_user_page_charts_their_events_per_day(root_page, live_server, shop)
     page.get_by_label("Customer", exact=True).check()
     follow(page, page.get_by_role("button", name="Apply"))
     page.wait_for_url("**/history/user/alice/?model=shop.customer")
+    # Filtered, the chart counts the events the filters select.
     assert cells(page, "Object") == ["Customer Ada <ada@example.com>"]
     assert bars.last.locator("title").text_content() == f"{today}: 1 event"
 
@@ -151,9 +153,9 @@ def test_screenshots_of_the_context_and_user_pages(page, live_server, shop_site)
     bars = page.locator("svg.pgh-chart-svg rect.pgh-bar")
     assert bars.count() == 30
     counts = [int(bar.get_attribute("data-count")) for bar in bars.all()]
-    total = Events.objects.filter(
-        pgh_context__user=User.objects.get(username=username).pk,
-        pgh_created_at__gte=timezone.now() - datetime.timedelta(days=31),
+    total = Context.objects.filter(
+        metadata__user=User.objects.get(username=username).pk,
+        created_at__gte=timezone.now() - datetime.timedelta(days=31),
     ).count()
     assert sum(counts) == total > 0
     # The seed writes its history in seconds: today's bar holds it all.

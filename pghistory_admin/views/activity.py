@@ -139,10 +139,15 @@ class ContextView(HistoryView):
 # -- What did this user change? ------------------------------------------------------------
 
 
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class Bar:
     label: str
     count: int
+    noun: str = "event"
     x: float = 0
     y: float = 0
     width: float = 0
@@ -150,7 +155,7 @@ class Bar:
 
     @property
     def title(self) -> str:
-        return f"{self.label}: {self.count} event{'' if self.count == 1 else 's'}"
+        return f"{self.label}: {_counted(self.count, self.noun)}"
 
 
 @dataclass
@@ -163,7 +168,8 @@ class Tick:
 
 @dataclass
 class Chart:
-    """An SVG bar chart of events per day (or per week, month or year for long ranges)."""
+    """An SVG bar chart of events (or requests) per day (or per week, month or year for long
+    ranges)."""
 
     start: datetime.date
     end: datetime.date
@@ -172,6 +178,11 @@ class Chart:
     total: int
     x_ticks: list[Tick]
     y_ticks: list[Tick]
+    noun: str = "event"
+
+    @property
+    def caption(self) -> str:
+        return _counted(self.total, self.noun)
 
     # The drawing, in SVG user units (the SVG scales to the page's width).
     width = 880
@@ -244,10 +255,13 @@ def _nice_ceiling(value: int) -> int:
 
 
 def activity_chart(
-    day_counts: dict[datetime.date, int], start: datetime.date, end: datetime.date
+    day_counts: dict[datetime.date, int],
+    start: datetime.date,
+    end: datetime.date,
+    noun: str = "event",
 ) -> Chart:
-    """The chart of `day_counts` from `start` to `end` (both included): one bar per day, or
-    per week, month or year when there would be more than `MAX_BARS` bars."""
+    """The chart of `day_counts` (of `noun`s) from `start` to `end` (both included): one bar
+    per day, or per week, month or year when there would be more than `MAX_BARS` bars."""
     for unit in _UNITS:
         starts = _bucket_starts(unit, start, end, MAX_BARS)
         if starts is not None:
@@ -267,9 +281,9 @@ def activity_chart(
         bucket = first_of(day)
         if bucket in counts and start <= day <= end:
             counts[bucket] += count
-    bars = [Bar(label_of(bucket), counts[bucket]) for bucket in starts]
+    bars = [Bar(label_of(bucket), counts[bucket], noun) for bucket in starts]
 
-    chart = Chart(start, end, unit, bars, sum(counts.values()), [], [])
+    chart = Chart(start, end, unit, bars, sum(counts.values()), [], [], noun)
     top_value = _nice_ceiling(max(counts.values(), default=0))
     plot_width = chart.plot_right - chart.left
     plot_height = chart.plot_bottom - chart.top
@@ -355,25 +369,49 @@ def _midnight(day: datetime.date) -> datetime.datetime | None:
     return moment
 
 
-def day_counts(queryset, start: datetime.date, end: datetime.date) -> dict[datetime.date, int]:
-    """Events per day (in the current time zone) from `start` to `end`: one GROUP BY query."""
+def day_counts(
+    queryset, start: datetime.date, end: datetime.date, moment: str = "pgh_created_at"
+) -> dict[datetime.date, int]:
+    """Rows of `queryset` per day of their `moment` (in the current time zone) from `start`
+    to `end`: one GROUP BY query."""
     low = _midnight(start)
     try:
         high = _midnight(end + datetime.timedelta(days=1))
     except OverflowError:
         high = None
     if low is not None:
-        queryset = queryset.filter(pgh_created_at__gte=low)
+        queryset = queryset.filter(**{f"{moment}__gte": low})
     if high is not None:
-        queryset = queryset.filter(pgh_created_at__lt=high)
+        queryset = queryset.filter(**{f"{moment}__lt": high})
     grouped = (
         queryset.order_by()
-        .annotate(day=TruncDate("pgh_created_at"))
+        .annotate(day=TruncDate(moment))
         .values("day")
-        .annotate(events=Count("pgh_slug"))
-        .values_list("day", "events")
+        .annotate(rows=Count("pk"))
+        .values_list("day", "rows")
     )
     return dict(grouped)
+
+
+#: The filters a chart of requests honours (its time range and its user).
+_REQUEST_CHART_FILTERS = {"user", "period", "since", "until"}
+
+
+def user_chart(filters: EventFilter, start: datetime.date, end: datetime.date) -> Chart:
+    """The user page's chart. A viewer who sees every tracked model, with no filter but
+    dates, gets the user's requests (and other contexts) per day: a range of one index,
+    however long the history. Otherwise it counts the events the filters select, so the
+    chart never counts what the viewer may not see or has filtered out."""
+    cleaned = filters.form.cleaned_data
+    narrowed = any(
+        value not in (None, "", [], ())
+        for name, value in cleaned.items()
+        if name not in _REQUEST_CHART_FILTERS
+    )
+    if narrowed or len(filters.visible) < len(access.tracked_models()):
+        return activity_chart(day_counts(filters.qs, start, end), start, end)
+    requests = Context.objects.filter(metadata__user=cleaned["user"])
+    return activity_chart(day_counts(requests, start, end, "created_at"), start, end, "request")
 
 
 class UserView(BrowserView):
@@ -406,7 +444,7 @@ class UserView(BrowserView):
         if context["page"] is not None:
             now = timezone.now()
             start, end = chart_range(filters.form.cleaned_data, timezone.localdate(now), now)
-            context["chart"] = activity_chart(day_counts(filters.qs, start, end), start, end)
+            context["chart"] = user_chart(filters, start, end)
         page_url = self.link("user", key)
         context.update(
             {
