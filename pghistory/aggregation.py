@@ -10,6 +10,7 @@ indexes serve the query and branches that cannot match are left out entirely. Ot
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.apps import apps
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
@@ -270,20 +271,25 @@ def _references(expressions, name: str) -> bool:
     return False
 
 
-def events_sql(
-    query: Query,
-    connection,
-    top_n: tuple[str, str, list, str] | None = None,
-    with_diff: bool = True,
-):
+class TopN(NamedTuple):
+    """What every branch of a sliced, ordered query may apply to itself."""
+
+    alias: str  # the union's alias, which the WHERE and ORDER BY name
+    where: str  # the query's WHERE clause ("" for none)
+    params: list  # its parameters
+    order_limit: str  # "ORDER BY ... LIMIT n"
+    where_reads_diff: bool  # whether the WHERE clause reads pgh_diff
+
+
+def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: bool = True):
     """The derived table that stands for `Events` in `query`.
 
-    With `top_n` (the union's alias, a WHERE clause on it, its parameters, and
-    "ORDER BY ... LIMIT n"), each branch
-    filters, sorts and cuts its own rows before the union: a page of newest events then reads
-    a few rows of each table through its indexes instead of sorting every event. Without
-    `with_diff`, `pgh_diff` is NULL and no branch looks up previous events (a count, or a
-    query that reads other columns only).
+    With `top_n`, each branch filters, sorts and cuts its own rows before the union, and
+    looks up previous events (for `pgh_diff`) only for the rows it keeps: a page of newest
+    events, or of one busy object's events, then reads a few rows of each table through its
+    indexes instead of sorting every event and its diff. Without `with_diff`, `pgh_diff` is
+    NULL and no branch looks up previous events (a count, or a query that reads other
+    columns only).
     """
     scope: Scope = query.pgh_scope
     hints = _where_hints(query)
@@ -295,10 +301,9 @@ def events_sql(
             continue
         branch_sql, branch_params = branch
         if top_n is not None:
-            alias, where_sql, where_params, order_limit = top_n
-            where = f" WHERE {where_sql}" if where_sql else ""
-            branch_sql = f"SELECT * FROM ({branch_sql}) {alias}{where} {order_limit}"
-            branch_params = [*branch_params, *where_params]
+            branch_sql, branch_params = _top_n_branch(
+                top_n, branch_sql, branch_params, query, event_model, scope, hints, connection
+            )
         branches.append(f"({branch_sql})")
         params.extend(branch_params)
     if not branches:
@@ -309,6 +314,22 @@ def events_sql(
         ]
         return f"SELECT {', '.join(select)} WHERE FALSE", []
     return " UNION ALL ".join(branches), params
+
+
+def _top_n_branch(top_n: TopN, branch_sql, branch_params, query, event_model, *context):
+    """A branch cut to the query's first rows: their ids are chosen from the branch without
+    diffs (unless the WHERE clause reads them), then the whole branch is read for those ids
+    only."""
+    alias, where = top_n.alias, f" WHERE {top_n.where}" if top_n.where else ""
+    keys_sql, keys_params = branch_sql, branch_params
+    if not top_n.where_reads_diff:
+        keys_sql, keys_params = _branch(query.model, event_model, *context, with_diff=False)
+    keys = f'SELECT {alias}."pgh_id" FROM ({keys_sql}) {alias}{where} {top_n.order_limit}'
+    return (
+        f'SELECT * FROM ({branch_sql}) {alias} WHERE {alias}."pgh_id" IN ({keys})'
+        f" {top_n.order_limit}",
+        [*branch_params, *keys_params, *top_n.params],
+    )
 
 
 class EventsCompiler(SQLCompiler):
@@ -347,7 +368,7 @@ class EventsCompiler(SQLCompiler):
             name,
         )
 
-    def _top_n(self) -> tuple[str, str, list, str] | None:
+    def _top_n(self) -> TopN | None:
         """The WHERE, ORDER BY and LIMIT that every branch may apply to itself: those of a
         sliced, ordered query on the union alone (no joins, grouping or distinct)."""
         query = self.query
@@ -369,11 +390,12 @@ class EventsCompiler(SQLCompiler):
         except EmptyResultSet:
             return None
         ordering = ", ".join(sql for _, (sql, _, _) in order_by)
-        return (
+        return TopN(
             self.quote_name_unless_alias(query.base_table),
             where_sql,
             list(where_params),
             f"ORDER BY {ordering} LIMIT {int(query.high_mark)}",
+            _references([self.where], "pgh_diff"),
         )
 
 

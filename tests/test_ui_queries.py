@@ -1,12 +1,15 @@
 """What each page costs the database, whatever the size of the history: a bounded number of
-queries per page, and a page of newest events that reads about a page of rows per table."""
+queries per page, a page of newest events that reads about a page of rows per table, and an
+object's timeline that reads that object's events only."""
 
 import json
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 import pghistory
 from example_project.shop.models import Customer, Order, OrderLine, Product, ProductTag, Tag
@@ -102,6 +105,35 @@ def test_page_one_reads_about_a_page_of_each_tables_rows_however_long_the_histor
         (plan,) = cursor.fetchone()
     plan = json.loads(plan) if isinstance(plan, str) else plan
 
-    # 12,000 product events: the newest 51 (and each one's previous event, for its diff).
+    # 12,000 product events: the newest 51 through the time index, then those 51 again by
+    # primary key with each one's previous event, for its diff.
     assert Events.objects.across("shop.ProductEvent").count() == 12_000
-    assert 51 <= _scanned_rows(plan[0]["Plan"], "shop_productevent") <= 2 * 51 + 10
+    assert 51 <= _scanned_rows(plan[0]["Plan"], "shop_productevent") <= 3 * 51 + 10
+
+
+def test_a_busy_objects_timeline_reads_its_own_events_and_diffs_a_page_of_them(client):
+    root = User.objects.create_superuser("root", "r@example.com", "pw")
+    Product.objects.bulk_create(
+        Product(name=f"P{n}", sku=f"S{n}", price=1, category="tea") for n in range(2000)
+    )
+    busy = Product.objects.get(sku="S7")
+    for stock in range(1, 301):
+        Product.objects.filter(pk=busy.pk).update(stock=stock)
+    Product.objects.update(stock=F("stock") + 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE shop_productevent")
+    client.force_login(root)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(f"/history/object/shop.product/{busy.pk}/")
+    assert response.status_code == 200
+    (timeline_sql,) = [q["sql"] for q in captured if '"pghistory_events"' in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + timeline_sql)
+        (plan,) = cursor.fetchone()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    # 4,300 product events, 302 of them the busy product's: the timeline reads those through
+    # the object index, and the 51 it shows again with each one's previous event.
+    assert Events.objects.across("shop.ProductEvent").count() == 4_300
+    assert _scanned_rows(plan[0]["Plan"], "shop_productevent") <= 302 + 2 * 51 + 10
+    assert "Seq Scan" not in json.dumps(plan)
