@@ -29,7 +29,7 @@ def fetch(wanted: dict[Key, set], using: str = DEFAULT_DB_ALIAS) -> dict[Key, di
         if not values:
             continue
         field = _field(model, attname)
-        if model._meta.parents:
+        if model._meta.concrete_model._meta.parents:  # (a proxy's parent is its own table)
             objects = (
                 model._base_manager.using(using)
                 .order_by()

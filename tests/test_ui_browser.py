@@ -243,6 +243,34 @@ def test_text_search_looks_in_changed_values_and_inserted_rows(root_client, shop
     assert objects_of(by_inserted_value) == ["Customer Ada <ada@example.com>"]
 
 
+def test_a_search_stopped_by_the_statement_timeout_gets_advice(root_client):
+    Product.objects.bulk_create(
+        Product(name=f"P{n}", sku=f"S{n}", price=1, category="tea") for n in range(10_000)
+    )
+    for stock in range(1, 4):
+        Product.objects.update(stock=stock)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE shop_productevent")
+        # Reading 40,000 events and their diffs for a value no event holds takes longer.
+        cursor.execute("SET statement_timeout = '50ms'")
+    try:
+        response = root_client.get(BROWSER, {"q": "no such value"})
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
+
+    assert response.status_code == 400
+    assert column(response.content, "Object") == []
+    assert (
+        "Finding these events took longer than the database allows, so the search was "
+        "stopped. Narrow it with a date range, a model or a user."
+    ) in " ".join(response.content.decode().split())
+    # Without the limit the same search completes, with nothing found.
+    response = root_client.get(BROWSER, {"q": "no such value"})
+    assert response.status_code == 200
+    assert column(response.content, "Object") == []
+
+
 def test_sort_by_model_groups_events_by_model_newest_first_within(root_client, shop):
     response = root_client.get(
         BROWSER, {"model": ["shop.product", "shop.customer"], "sort": "-model"}

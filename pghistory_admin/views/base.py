@@ -3,8 +3,11 @@ URLs a project includes (`pghistory_admin.urls`); a `Surface` says which."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError, connections, transaction
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -91,11 +94,28 @@ def pager_links(request, page: pagination.Page) -> dict:
 
 
 def event_page(request, queryset, sort: str) -> tuple[pagination.Page | None, list[str]]:
-    """The page of `queryset` the request asks for, or None and why it cannot be read."""
+    """The page of `queryset` the request asks for, or None and why it cannot be read.
+
+    A page stopped by the database's `statement_timeout` (which a project may set for the
+    role or connection that reads history) gets a message that says how to narrow the
+    search. Inside a transaction the page is read in a savepoint, so that the rest of the
+    request can go on after such a stop."""
+    connection = connections[queryset.db]
+    reading = (
+        transaction.atomic(using=queryset.db) if connection.in_atomic_block else nullcontext()
+    )
     try:
-        return pagination.page(queryset, sort, request.GET), []
+        with reading:
+            return pagination.page(queryset, sort, request.GET), []
     except pagination.InvalidCursor as exc:
         return None, [str(exc)]
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", getattr(exc.__cause__, "pgcode", None)) != "57014":
+            raise
+        return None, [
+            "Finding these events took longer than the database allows, so the search was "
+            "stopped. Narrow it with a date range, a model or a user."
+        ]
 
 
 class HistoryView(View):
@@ -108,6 +128,9 @@ class HistoryView(View):
             return redirect_to_login(request.get_full_path())
         if not access.can_browse(request.user):
             raise PermissionDenied("Only staff members may see history.")
+        if any("\x00" in str(value) for value in kwargs.values()):
+            # Nothing is named with a NUL character: Postgres cannot even store one in text.
+            raise Http404("No such page.")
         return super().dispatch(request, *args, **kwargs)
 
     def link(self, page: str = "browser", *args, **params) -> str:
