@@ -9,6 +9,7 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
            page 1 as the history grows (100k, 1M, 10M ...)
   ui       the admin's event browser, History tab and timeline
   export   the CSV export of up to 1,000,000 events: rows/s, peak memory, where time goes
+  maintenance  backfill and prune throughput over 1,000,000 rows (bench/maintenance.py)
 
 Prints the results as a markdown table and writes them to bench/results/latest.md and
 bench/results/latest.json. See bench/README.md.
@@ -29,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import benchutil
+import maintenance
 import report
 import upstream_env
 import writes
@@ -36,7 +38,7 @@ import writes
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-PARTS = ("writes", "reads", "ui", "export")
+PARTS = ("writes", "reads", "ui", "export", "maintenance")
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
 UPSTREAM_MAX_ROWS = 100_000
 UPSTREAM_TIMEOUT_S = 120
@@ -125,7 +127,8 @@ def main(argv=None) -> int:
         }
     }
 
-    recreate(url)
+    if set(parts) - {"maintenance"}:  # (maintenance has a database of its own)
+        recreate(url)
     if "writes" in parts:
         recreate(upstream_url)
         results["writes"] = run_writes(config, url, upstream_url)
@@ -134,10 +137,12 @@ def main(argv=None) -> int:
         results["reads"] = run_reads(config, url, reads_parts)
     if "export" in parts:
         results["export"] = run_export(config, url)
+    if "maintenance" in parts:
+        results["maintenance"] = maintenance.run(config, url, recreate, run_child, log)
 
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["checks"] = report.checks(results)
-    markdown = report.markdown(results)
+    markdown = report.markdown(results) + maintenance.markdown(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n")

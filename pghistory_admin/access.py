@@ -50,6 +50,12 @@ def can_restore(user, model: type[models.Model]) -> bool:
     return _has_model_permission(user, model, "add")
 
 
+def can_see_stats(user) -> bool:
+    """True when `user` may see the statistics of every event table (their sizes and growth
+    cover every model's history): active staff superusers only."""
+    return can_browse(user) and user.is_superuser
+
+
 def tracked_models() -> list[type[models.Model]]:
     """Every tracked model, in the order of their labels."""
     models_by_label = {

@@ -5,7 +5,7 @@ Every page requires a signed-in staff user; anyone else is sent to `settings.LOG
 
 from django.urls import path
 
-from pghistory_admin.views import actions, activity, base, browser, objects
+from pghistory_admin.views import actions, activity, base, browser, objects, stats
 
 app_name = "pghistory_admin"
 
@@ -28,6 +28,7 @@ def page_urls(surface: base.Surface, wrap=lambda view: view) -> list:
         page("event/<str:slug>/revert/", "revert", actions.RevertView),
         page("context/<uuid:context_id>/", "context", activity.ContextView),
         page("user/<str:key>/", "user", activity.UserView),
+        page("stats/", "stats", stats.StatsView),
     ]
 
 

@@ -1,0 +1,108 @@
+"""`manage.py pghistory_prune`: delete events older than an age, or all but each object's
+newest few."""
+
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+
+from pghistory import maintenance
+from pghistory.management.base import MaintenanceCommand
+
+
+class Command(MaintenanceCommand):
+    help = (
+        "Delete events older than an age (--older-than 90d) or all but the newest N of each"
+        " object (--keep-last N), in short batches. Events written while it runs are kept."
+        " Append-only event models are refused unless --allow-append-only is given."
+    )
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        rule = parser.add_mutually_exclusive_group(required=True)
+        rule.add_argument(
+            "--older-than",
+            metavar="AGE",
+            help="delete events older than AGE: hours, days or weeks (12h, 90d, 4w)",
+        )
+        rule.add_argument(
+            "--keep-last",
+            metavar="N",
+            type=self.positive,
+            help="keep the N newest events of each object, delete the others",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="count what would go, delete nothing"
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=self.positive,
+            default=5_000,
+            help="events per batch, each in its own transaction (5000)",
+        )
+        parser.add_argument(
+            "--allow-append-only",
+            action="store_true",
+            help="delete from append-only event models too, lifting their protection for"
+            " this command's own transactions only",
+        )
+
+    def handle(
+        self,
+        *args,
+        models,
+        older_than,
+        keep_last,
+        dry_run,
+        batch_size,
+        allow_append_only,
+        database,
+        **options,
+    ):
+        event_models = self.event_models(models)
+        protected = [m._meta.label for m in event_models if maintenance.is_append_only(m)]
+        if protected and not allow_append_only:
+            raise CommandError(
+                f"{', '.join(protected)}: append-only event model{'s' * (len(protected) > 1)},"
+                " whose events are kept on purpose. Nothing was deleted. Name the other models,"
+                " or pass --allow-append-only to delete from these too."
+            )
+        rule = self.rule(older_than, keep_last, database)
+
+        total = 0
+        verb = "would delete" if dry_run else "deleted"
+        for event_model in event_models:
+            name = event_model._meta.label
+            try:
+                rule.check(event_model)
+            except maintenance.Unsupported as exc:
+                self.stderr.write(f"{name}: skipped, {exc}.")
+                continue
+            count = rule.count(event_model, database)
+            if not dry_run and count:
+                with self.progress(count, name) as progress:
+                    count = maintenance.prune(
+                        event_model,
+                        rule,
+                        batch_size=batch_size,
+                        using=database,
+                        allow_append_only=allow_append_only,
+                        on_batch=progress.advance,
+                    )
+            total += count
+            self.stdout.write(f"{name}: {verb} {count} event{'s' * (count != 1)}")
+        self.stdout.write(
+            f"{'Would delete' if dry_run else 'Deleted'} {total} event{'s' * (total != 1)}"
+            f" in all{' (dry run: nothing was deleted)' if dry_run else ''}."
+        )
+
+    def rule(self, older_than, keep_last, database) -> maintenance.PruneRule:
+        if keep_last is not None:
+            self.stdout.write(f"Events beyond the {keep_last} newest of each object:")
+            return maintenance.KeepLast(keep_last)
+        try:
+            age = maintenance.parse_duration(older_than)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        cutoff = maintenance.database_now(database) - age
+        self.stdout.write(f"Events older than {older_than}, written before {cutoff.isoformat()}:")
+        return maintenance.OlderThan(cutoff)
