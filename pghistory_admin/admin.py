@@ -53,8 +53,11 @@ def timeline_url(model_admin: admin.ModelAdmin, object_id: str) -> str | None:
 
 def _timeline_or(fallback, model_admin, request, object_id, extra_context=None):
     """Redirect to the object's timeline, or answer with `fallback` (Django's change log) when
-    asked for it (`?log=1`) or when the model has no timeline."""
-    url = None if request.GET.get("log") else timeline_url(model_admin, object_id)
+    asked for it (`?log=1`), when the model has no timeline, or when the user may not see the
+    model's history (the change log then refuses them as Django does)."""
+    url = None
+    if not request.GET.get("log") and access.can_view_model(request.user, model_admin.model):
+        url = timeline_url(model_admin, object_id)
     return redirect(url) if url else fallback(request, object_id, extra_context)
 
 

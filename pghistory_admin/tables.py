@@ -22,8 +22,12 @@ def label_badge(label: str):
 
 
 def local_time(moment):
-    """The date, and the time of day below it, in the current time zone."""
-    local = timezone.localtime(moment)
+    """The date, and the time of day below it, in the current time zone (in the moment's
+    own offset at the ends of time, where the current time zone cannot be reached)."""
+    try:
+        local = timezone.localtime(moment)
+    except (OverflowError, ValueError):
+        local = moment
     return format_html(
         '<time datetime="{}">{} <span class="pgh-clock">{}</span></time>',
         moment.isoformat(),

@@ -1,6 +1,7 @@
 """The standalone history UI: `path("history/", include("pghistory_admin.urls"))`.
 
-Every page requires a signed-in staff user; anyone else is sent to `settings.LOGIN_URL`.
+Every page requires a signed-in staff user: anyone not signed in is sent to
+`settings.LOGIN_URL`, and a signed-in user who is not staff is refused (403).
 """
 
 from django.urls import path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpResponse
+from django.utils.html import escape
 
 from pghistory_admin import access, export, pagination
 from pghistory_admin.filters import PERIODS, EventFilter
@@ -88,7 +89,8 @@ class ExportView(HistoryView):
             problems = "; ".join(
                 f"{name}: {' '.join(messages)}" for name, messages in filters.errors.items()
             )
-            return HttpResponse(
-                f"Cannot export: {problems}", status=400, content_type="text/plain"
-            )
+            # The messages quote the values sent in: escaped, they show as text, never markup.
+            response = HttpResponse(escape(f"Cannot export: {problems}"), status=400)
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
         return export.response(pagination.ordered(filters.qs, self.sort(request)), self.format)
