@@ -12,6 +12,7 @@ from django.db import models
 
 from pghistory.aggregation import event_models
 from pghistory.models import Events
+from pghistory_admin.conf import history_database
 
 
 def can_browse(user) -> bool:
@@ -77,4 +78,4 @@ def visible_event_models(user) -> list[type[models.Model]]:
 
 def visible_events(user) -> models.QuerySet:
     """The `Events` queryset of everything `user` may see (empty for everyone else)."""
-    return Events.objects.across(*visible_event_models(user))
+    return Events.objects.using(history_database()).across(*visible_event_models(user))

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from pghistory_admin import loading
+from pghistory_admin.conf import history_database
 
 #: A value longer than this is named in a diff summary but not shown.
 SHORT_VALUE = 40
@@ -204,7 +205,8 @@ def last_known(model: type[models.Model], pks) -> dict[str, models.Model]:
         if event_model.pgh_tracked_model._meta.concrete_model is not model._meta.concrete_model:
             continue
         latest = (
-            event_model.objects.filter(pgh_obj_id__in=list(pks))
+            event_model.objects.using(history_database())
+            .filter(pgh_obj_id__in=list(pks))
             .order_by("pgh_obj_id", "-pgh_id")
             .distinct("pgh_obj_id")
         )

@@ -9,19 +9,21 @@ from collections import defaultdict
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import connections, models
 
 from pghistory.trigger import quote
+from pghistory_admin.conf import history_database
 
 #: (model, attname of the field objects are looked up by)
 Key = tuple[type[models.Model], str]
 
 
-def fetch(wanted: dict[Key, set], using: str = DEFAULT_DB_ALIAS) -> dict[Key, dict[str, Any]]:
+def fetch(wanted: dict[Key, set], using: str | None = None) -> dict[Key, dict[str, Any]]:
     """The rows of several models whose lookup field has one of the wanted values, as model
     instances by that value as text. Plain tables are read in one `UNION ALL` query of
     `to_jsonb(row)`; a model with multi-table parents goes through the ORM, so that its
     inherited fields are there too."""
+    using = using or history_database()
     found: dict[Key, dict[str, Any]] = {key: {} for key, values in wanted.items() if values}
     branches, params, keys = [], [], []
     connection = connections[using]

@@ -17,6 +17,8 @@ from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from pghistory_admin.conf import history_database
+
 #: The sorts people can choose, as (field, descending) keys; the last keys make each unique.
 SORTS: dict[str, list[tuple[str, bool]]] = {
     "-time": [("pgh_created_at", True), ("pgh_model", True), ("pgh_id", True)],
@@ -158,12 +160,12 @@ def decode(sort: str, cursor: str) -> list:
     return decoded
 
 
-def estimated_total(event_models, using: str = "default") -> int | None:
+def estimated_total(event_models, using: str | None = None) -> int | None:
     """The planner's row estimate for these event tables (no count), or None if unknown."""
     tables = [model._meta.db_table for model in event_models]
     if not tables:
         return 0
-    with connections[using].cursor() as cursor:
+    with connections[using or history_database()].cursor() as cursor:
         cursor.execute(
             "SELECT SUM(reltuples), MIN(reltuples) FROM pg_class"
             " WHERE relkind IN ('r', 'p') AND relname = ANY(%s) AND pg_table_is_visible(oid)",

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from pghistory.models import Context
 from pghistory_admin import access, pagination
+from pghistory_admin.conf import history_database
 from pghistory_admin.filters import PERIODS, EventFilter
 from pghistory_admin.rows import event_rows, parse_pk, user_display
 from pghistory_admin.tables import EventTable, local_time
@@ -74,7 +75,7 @@ class ContextView(HistoryView):
         if not summary["total"]:
             # Unknown, or only events the user may not see: the same answer.
             raise Http404("No such context.")
-        stored = Context.objects.filter(pk=context_id).first()
+        stored = Context.objects.using(history_database()).filter(pk=context_id).first()
         if stored is not None:
             metadata = stored.metadata
         else:
@@ -410,7 +411,7 @@ def user_chart(filters: EventFilter, start: datetime.date, end: datetime.date) -
     )
     if narrowed or len(filters.visible) < len(access.tracked_models()):
         return activity_chart(day_counts(filters.qs, start, end), start, end)
-    requests = Context.objects.filter(metadata__user=cleaned["user"])
+    requests = Context.objects.using(history_database()).filter(metadata__user=cleaned["user"])
     return activity_chart(day_counts(requests, start, end, "created_at"), start, end, "request")
 
 

@@ -17,6 +17,7 @@ from django.views import View
 from pghistory.aggregation import resolve_event_model
 from pghistory.models import Events
 from pghistory_admin import access, pagination
+from pghistory_admin.conf import history_database
 from pghistory_admin.filters import EventFilter
 from pghistory_admin.rows import parse_pk
 
@@ -194,7 +195,8 @@ def visible_event(user, slug: str):
         raise Http404("No such event.") from None
     if event_model.pgh_tracked_model not in access.visible_models(user):
         raise Http404("No such event.")
-    row = Events.objects.across(event_model).filter(pgh_id=pgh_id).first()
+    database = history_database()
+    row = Events.objects.using(database).across(event_model).filter(pgh_id=pgh_id).first()
     if row is None:
         raise Http404("No such event.")
-    return row, event_model.objects.get(pgh_id=pgh_id)
+    return row, event_model.objects.using(database).get(pgh_id=pgh_id)

@@ -12,6 +12,7 @@ from django.utils.text import capfirst
 from pghistory.aggregation import resolve_event_model
 from pghistory.models import Events
 from pghistory_admin import access, pagination
+from pghistory_admin.conf import history_database
 from pghistory_admin.diffs import compare, last_known, load_related, safe_str
 from pghistory_admin.filters import MomentField
 from pghistory_admin.rows import EventRow, event_rows, group_by_context
@@ -72,7 +73,7 @@ class _ObjectPage(HistoryView):
     def setup_object(self, request, model_key, raw_pk):
         self.model, self.pk = visible_object(request.user, model_key, raw_pk)
         self.key = self.model._meta.label_lower
-        self.obj = self.model._base_manager.filter(pk=self.pk).first()
+        self.obj = self.model._base_manager.using(history_database()).filter(pk=self.pk).first()
 
     def object_name(self) -> str:
         """The object's string form now, or, if it was deleted, as its last event stored it."""
@@ -172,8 +173,10 @@ class EventView(HistoryView):
             before = {**data, **{column: pair[0] for column, pair in row.pgh_diff.items()}}
             after = data
         else:
-            earlier = Events.objects.across(type(event)).filter(
-                pgh_obj_id=row.pgh_obj_id, pgh_id__lt=row.pgh_id
+            earlier = (
+                Events.objects.using(history_database())
+                .across(type(event))
+                .filter(pgh_obj_id=row.pgh_obj_id, pgh_id__lt=row.pgh_id)
             )
             before, after = (data if row.pgh_obj_id and earlier.exists() else None), data
         diffs = compare(model, before, after)
