@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.core.exceptions import FieldDoesNotExist
+from django.db import DEFAULT_DB_ALIAS, models
 
 
 def history_database() -> str:
@@ -12,3 +13,33 @@ def history_database() -> str:
     the exports read events, contexts and the objects they name there; a revert or restore
     reads the object's current row and writes (with its context) on the default database."""
     return getattr(settings, "PGHISTORY_ADMIN_DATABASE", DEFAULT_DB_ALIAS)
+
+
+#: Fields whose values no page or export shows, by tracked model: `PGHISTORY_ADMIN_REDACT`
+#: adds to these.
+DEFAULT_REDACT = {"auth.User": ["password"]}
+#: What pages and exports show in place of a redacted value.
+REDACTED = "[redacted]"
+
+
+def redacted_columns(model: type[models.Model] | None) -> frozenset[str]:
+    """The columns of `model` whose values are redacted: the fields named for it, or for a
+    model it inherits from or proxies (`auth.User`'s password stays hidden in a proxy or a
+    child of `auth.User`), in `DEFAULT_REDACT` and `PGHISTORY_ADMIN_REDACT`
+    (`{"app_label.Model": ["field", ...]}`)."""
+    if model is None:
+        return frozenset()
+    named: dict[str, set[str]] = {}
+    for label, fields in [
+        *DEFAULT_REDACT.items(),
+        *getattr(settings, "PGHISTORY_ADMIN_REDACT", {}).items(),
+    ]:
+        named.setdefault(label.lower(), set()).update(fields)
+    columns = set()
+    for candidate in {model, model._meta.concrete_model, *model._meta.get_parent_list()}:
+        for name in named.get(candidate._meta.label_lower, ()):
+            try:
+                columns.add(model._meta.get_field(name).column)
+            except FieldDoesNotExist:
+                continue
+    return frozenset(columns)

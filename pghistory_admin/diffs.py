@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from pghistory_admin import loading
-from pghistory_admin.conf import history_database
+from pghistory_admin.conf import REDACTED, history_database, redacted_columns
 
 #: A value longer than this is named in a diff summary but not shown.
 SHORT_VALUE = 40
@@ -49,17 +49,29 @@ class FieldDiff:
     field: models.Field | None = None
     #: Display strings set by `load_related()` for foreign keys (old, new).
     related: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: For a redacted field (`old`/`new` then hold `REDACTED`): whether its value changed.
+    redacted_change: bool | None = None
 
     @property
     def changed(self) -> bool:
+        if self.redacted_change is not None:
+            return self.redacted_change
         return self.old != self.new
 
     @property
+    def redacted(self) -> bool:
+        return self.redacted_change is not None
+
+    @property
     def old_display(self) -> str:
+        if self.redacted:
+            return display_value(None, self.old)
         return self.related.get("old") or display_value(self.field, self.old)
 
     @property
     def new_display(self) -> str:
+        if self.redacted:
+            return display_value(None, self.new)
         return self.related.get("new") or display_value(self.field, self.new)
 
     @property
@@ -68,7 +80,7 @@ class FieldDiff:
 
     @property
     def is_json(self) -> bool:
-        return (
+        return not self.redacted and (
             isinstance(self.field, models.JSONField)
             or isinstance(self.old, dict | list)
             or (isinstance(self.new, dict | list))
@@ -78,7 +90,7 @@ class FieldDiff:
     def word_marks(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]] | None:
         """For long text: the old and new text as (kind, words) runs, kind being "same",
         "del" (only in the old text) or "ins" (only in the new one)."""
-        if not (isinstance(self.old, str) and isinstance(self.new, str)):
+        if self.redacted or not (isinstance(self.old, str) and isinstance(self.new, str)):
             return None
         if (
             max(len(self.old), len(self.new)) < LONG_TEXT
@@ -121,6 +133,7 @@ def compare(
     columns = sorted(
         set(before) | set(after), key=lambda column: (order.get(column, len(order)), column)
     )
+    hidden = redacted_columns(model)
     diffs = []
     for column in columns:
         old, new = before.get(column), after.get(column)
@@ -128,10 +141,16 @@ def compare(
             continue
         model_field = by_column.get(column)
         if model_field is None:  # a column the model no longer has
-            diffs.append(FieldDiff(column, column, old, new))
+            diff = FieldDiff(column, column, old, new)
         else:
             label = capfirst(model_field.verbose_name)
-            diffs.append(FieldDiff(model_field.name, label, old, new, model_field))
+            diff = FieldDiff(model_field.name, label, old, new, model_field)
+        if column in hidden:
+            # That it changed shows; what it was and became does not.
+            diff.redacted_change = old != new
+            diff.old = None if old is None else REDACTED
+            diff.new = None if new is None else REDACTED
+        diffs.append(diff)
     return diffs
 
 
@@ -154,7 +173,7 @@ def related_wanted(diffs: list[FieldDiff]) -> dict[loading.Key, set]:
     """The objects, by (model, lookup field), that foreign keys in `diffs` point to."""
     wanted: dict[loading.Key, set] = defaultdict(set)
     for diff in diffs:
-        if diff.field is not None and diff.field.is_relation:
+        if diff.field is not None and diff.field.is_relation and not diff.redacted:
             for value in (diff.old, diff.new):
                 if value is not None:
                     key = (diff.field.related_model, diff.field.target_field.attname)

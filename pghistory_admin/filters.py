@@ -16,6 +16,7 @@ from django.utils.text import capfirst
 
 from pghistory.aggregation import event_models
 from pghistory_admin import access
+from pghistory_admin.conf import redacted_columns
 from pghistory_admin.rows import parse_pk
 
 PERIODS = {
@@ -224,11 +225,23 @@ class EventFilter(django_filters.FilterSet):
     def filter_text(self, queryset, name, value):
         if not value:
             return queryset
-        # The values of the diff (or, for an event with no diff, of its stored row) as text.
-        values = _JSONValues(Coalesce("pgh_diff", "pgh_data"))
+        # The values of the diff (or, for an event with no diff, of its stored row) as text,
+        # less redacted fields: a search must not tell what they hold.
+        stored = Coalesce("pgh_diff", "pgh_data")
+        hidden = sorted(set().union(*(redacted_columns(model) for model in self.visible)))
+        if hidden:
+            stored = _WithoutKeys(stored, models.Value(hidden), output_field=models.JSONField())
+        values = _JSONValues(stored)
         return queryset.alias(pgh_values_text=Cast(values, models.TextField())).filter(
             pgh_values_text__icontains=value
         )
+
+
+class _WithoutKeys(models.Func):
+    """`value - keys::text[]`: a JSON object without these keys."""
+
+    template = "(%(expressions)s::text[])"
+    arg_joiner = " - "
 
 
 class _JSONValues(models.Func):
