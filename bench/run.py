@@ -10,6 +10,7 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   ui       the admin's event browser, History tab and timeline
   export   the CSV export of up to 1,000,000 events: rows/s, peak memory, where time goes
   maintenance  backfill and prune throughput over 1,000,000 rows (bench/maintenance.py)
+  partitions   the browser's pages on a partitioned vs a plain event table (bench/partitions.py)
 
 Prints the results as a markdown table and writes them to bench/results/latest.md and
 bench/results/latest.json. See bench/README.md.
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import benchutil
 import maintenance
+import partitions
 import report
 import upstream_env
 import writes
@@ -38,7 +40,7 @@ import writes
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-PARTS = ("writes", "reads", "ui", "export", "maintenance")
+PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions")
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
 UPSTREAM_MAX_ROWS = 100_000
 UPSTREAM_TIMEOUT_S = 120
@@ -127,7 +129,7 @@ def main(argv=None) -> int:
         }
     }
 
-    if set(parts) - {"maintenance"}:  # (maintenance has a database of its own)
+    if set(parts) - {"maintenance", "partitions"}:  # (they have databases of their own)
         recreate(url)
     if "writes" in parts:
         recreate(upstream_url)
@@ -139,10 +141,14 @@ def main(argv=None) -> int:
         results["export"] = run_export(config, url)
     if "maintenance" in parts:
         results["maintenance"] = maintenance.run(config, url, recreate, run_child, log)
+    if "partitions" in parts:
+        results["partitions"] = partitions.run(config, url, recreate, run_child, log)
 
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["checks"] = report.checks(results)
-    markdown = report.markdown(results) + maintenance.markdown(results)
+    markdown = (
+        report.markdown(results) + maintenance.markdown(results) + partitions.markdown(results)
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n")

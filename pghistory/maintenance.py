@@ -422,10 +422,16 @@ def table_stats(
     chosen = list(event_models() if chosen is None else chosen)
     now = now or database_now(using)
     with connections[using].cursor() as cursor:
+        # A partitioned table has no storage of its own: its partitions' figures add up (the
+        # estimate of those analyzed; -1, "not analyzed", when none is).
         cursor.execute(
-            "SELECT c.relname, c.reltuples, pg_total_relation_size(c.oid) FROM pg_class c"
+            "SELECT c.relname, CASE WHEN max(p.reltuples) < 0 THEN -1"
+            " ELSE sum(greatest(p.reltuples, 0)) END::float8,"
+            " sum(pg_total_relation_size(p.oid))::bigint"
+            " FROM pg_class c JOIN pg_class p ON p.oid = c.oid OR (c.relkind = 'p' AND p.oid IN"
+            " (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))"
             " WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)"
-            " AND pg_table_is_visible(c.oid)",
+            " AND pg_table_is_visible(c.oid) GROUP BY c.relname",
             [[model._meta.db_table for model in chosen]],
         )
         tables = {name: (reltuples, size) for name, reltuples, size in cursor.fetchall()}

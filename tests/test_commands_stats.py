@@ -45,8 +45,14 @@ def history(now):
 
 
 def total_size(event_model) -> int:
+    """The table's size with its indexes; a partitioned table's is its partitions'."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [event_model._meta.db_table])
+        cursor.execute(
+            "SELECT pg_total_relation_size(%s::regclass) + COALESCE((SELECT"
+            " sum(pg_total_relation_size(relid)) FROM pg_partition_tree(%s::regclass)"
+            " WHERE isleaf), 0)",
+            [event_model._meta.db_table] * 2,
+        )
         return cursor.fetchone()[0]
 
 

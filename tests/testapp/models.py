@@ -269,3 +269,11 @@ class DenormContext(models.Model):
     """Events that copy the context's metadata instead of pointing to a context row."""
 
     int_field = models.IntegerField()
+
+
+@pghistory.track(*ALL_TRACKERS)
+class PartitionedThing(models.Model):
+    """Events in a table partitioned by month (`PartitionEventTable` in its migration)."""
+
+    name = models.CharField(max_length=64)
+    count = models.IntegerField(default=0)
