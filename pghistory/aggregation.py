@@ -324,10 +324,12 @@ def _top_n_branch(top_n: TopN, branch_sql, branch_params, query, event_model, *c
     keys_sql, keys_params = branch_sql, branch_params
     if not top_n.where_reads_diff:
         keys_sql, keys_params = _branch(query.model, event_model, *context, with_diff=False)
-    keys = f'SELECT {alias}."pgh_id" FROM ({keys_sql}) {alias}{where} {top_n.order_limit}'
+    # The time goes along with the id, so that a table partitioned by time is read in the
+    # partitions that hold those rows only.
+    key = f'{alias}."pgh_id", {alias}."pgh_created_at"'
+    keys = f"SELECT {key} FROM ({keys_sql}) {alias}{where} {top_n.order_limit}"
     return (
-        f'SELECT * FROM ({branch_sql}) {alias} WHERE {alias}."pgh_id" IN ({keys})'
-        f" {top_n.order_limit}",
+        f"SELECT * FROM ({branch_sql}) {alias} WHERE ({key}) IN ({keys}) {top_n.order_limit}",
         [*branch_params, *keys_params, *top_n.params],
     )
 

@@ -405,6 +405,26 @@ class TableStats:
         }
 
 
+def table_sizes(tables: list[str], using: str = DEFAULT_DB_ALIAS) -> dict[str, tuple]:
+    """(the planner's row estimate, bytes with indexes) of each table, by name: one query of
+    the catalog, no count. The estimate is -1 for a table not analyzed yet. A partitioned
+    table has no storage of its own, and autovacuum does not keep its estimate: its
+    partitions' figures add up (the estimate of those analyzed; -1 when none is)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, CASE WHEN max(p.reltuples) < 0 THEN -1"
+            " ELSE sum(greatest(p.reltuples, 0)) END::float8,"
+            " sum(pg_total_relation_size(p.oid))::bigint"
+            " FROM pg_class c JOIN pg_class p ON (c.relkind = 'r' AND p.oid = c.oid)"
+            " OR (c.relkind = 'p' AND p.oid IN"
+            " (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))"
+            " WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)"
+            " AND pg_table_is_visible(c.oid) GROUP BY c.relname",
+            [tables],
+        )
+        return {name: (reltuples, size) for name, reltuples, size in cursor.fetchall()}
+
+
 def table_stats(
     chosen: Iterable[type[models.Model]] | None = None,
     *,
@@ -421,20 +441,8 @@ def table_stats(
     """
     chosen = list(event_models() if chosen is None else chosen)
     now = now or database_now(using)
+    tables = table_sizes([model._meta.db_table for model in chosen], using)
     with connections[using].cursor() as cursor:
-        # A partitioned table has no storage of its own: its partitions' figures add up (the
-        # estimate of those analyzed; -1, "not analyzed", when none is).
-        cursor.execute(
-            "SELECT c.relname, CASE WHEN max(p.reltuples) < 0 THEN -1"
-            " ELSE sum(greatest(p.reltuples, 0)) END::float8,"
-            " sum(pg_total_relation_size(p.oid))::bigint"
-            " FROM pg_class c JOIN pg_class p ON p.oid = c.oid OR (c.relkind = 'p' AND p.oid IN"
-            " (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))"
-            " WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)"
-            " AND pg_table_is_visible(c.oid) GROUP BY c.relname",
-            [[model._meta.db_table for model in chosen]],
-        )
-        tables = {name: (reltuples, size) for name, reltuples, size in cursor.fetchall()}
         found = []
         for event_model in chosen:
             reltuples, size = tables[event_model._meta.db_table]

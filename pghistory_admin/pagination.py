@@ -13,10 +13,10 @@ import datetime
 import json
 from dataclasses import dataclass
 
-from django.db import connections
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from pghistory.maintenance import table_sizes
 from pghistory_admin.conf import history_database
 
 #: The sorts people can choose, as (field, descending) keys; the last keys make each unique.
@@ -165,13 +165,7 @@ def estimated_total(event_models, using: str | None = None) -> int | None:
     tables = [model._meta.db_table for model in event_models]
     if not tables:
         return 0
-    with connections[using or history_database()].cursor() as cursor:
-        cursor.execute(
-            "SELECT SUM(reltuples), MIN(reltuples) FROM pg_class"
-            " WHERE relkind IN ('r', 'p') AND relname = ANY(%s) AND pg_table_is_visible(oid)",
-            [tables],
-        )
-        total, smallest = cursor.fetchone()
-    if total is None or smallest < 0:  # -1: a table not analyzed yet
+    estimates = [rows for rows, _ in table_sizes(tables, using or history_database()).values()]
+    if not estimates or min(estimates) < 0:  # -1: a table not analyzed yet
         return None
-    return int(total)
+    return int(sum(estimates))

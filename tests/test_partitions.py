@@ -18,6 +18,7 @@ import pghistory
 from pghistory import maintenance, partitions
 from pghistory.models import Events
 from pghistory.operations import PartitionEventTable
+from pghistory_admin import pagination
 from tests.html import event_rows
 from tests.testapp.models import Ledger, PartitionedThing, RowModel, StatementModel
 
@@ -232,6 +233,14 @@ def test_maintenance_commands_work_on_the_partitioned_table():
     assert events() == [("update", "lamp", 2), ("update", "lamp", 3)]
     assert (stats.events, stats.estimated) == (2, False)
     assert stats.total_bytes > 0  # the partitions' sizes (the parent itself has no storage)
+
+
+def test_the_browsers_estimate_adds_up_the_partitions(a_year_of_history):
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{TABLE}"')
+
+    # The parent's own estimate is not kept up to date by autovacuum; its partitions' are.
+    assert pagination.estimated_total([ThingEvent]) == 4
 
 
 # -- the command ------------------------------------------------------------------------------
