@@ -15,13 +15,13 @@ from typing import NamedTuple
 from django.apps import apps
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import models
-from django.db.models.expressions import Col, RawSQL
+from django.db.models.expressions import Col, OrderBy, RawSQL, Ref
 from django.db.models.lookups import Exact, In
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
-from pghistory.trigger import quote
+from pghistory.trigger import literal, quote
 
 # The aggregate's columns and their SQL types; every branch yields them in this order.
 COLUMNS = {
@@ -280,29 +280,44 @@ class TopN(NamedTuple):
     order_limit: str  # "ORDER BY ... LIMIT n"
     where_reads_diff: bool  # whether the WHERE clause reads pgh_diff
 
+    @property
+    def where_clause(self) -> str:
+        return f" WHERE {self.where}" if self.where else ""
+
 
 def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: bool = True):
     """The derived table that stands for `Events` in `query`.
 
-    With `top_n`, each branch filters, sorts and cuts its own rows before the union, and
-    looks up previous events (for `pgh_diff`) only for the rows it keeps: a page of newest
-    events, or of one busy object's events, then reads a few rows of each table through its
-    indexes instead of sorting every event and its diff. Without `with_diff`, `pgh_diff` is
-    NULL and no branch looks up previous events (a count, or a query that reads other
-    columns only).
+    With `top_n`, the query's first rows are chosen before any diff is computed: each table
+    gives its first rows through its indexes (without diffs, unless the WHERE clause reads
+    them), the union of those keeps the first rows overall, and then each table reads just
+    those rows, by primary key, with their diffs. A page of newest events, an export chunk or
+    one busy object's timeline then costs about a page of rows, however long the history.
+    Without `with_diff`, `pgh_diff` is NULL and no branch looks up previous events (a count,
+    or a query that reads other columns only).
     """
     scope: Scope = query.pgh_scope
     hints = _where_hints(query)
     chosen = scope.event_models if scope.event_models is not None else event_models()
-    branches, params = [], []
+    branches, params, keys, keys_params = [], [], [], []
     for event_model in chosen:
         branch = _branch(query.model, event_model, scope, hints, connection, with_diff)
         if branch is None:
             continue
         branch_sql, branch_params = branch
         if top_n is not None:
-            branch_sql, branch_params = _top_n_branch(
-                top_n, branch_sql, branch_params, query, event_model, scope, hints, connection
+            if not top_n.where_reads_diff:
+                branch = _branch(query.model, event_model, scope, hints, connection, False)
+            light_sql, light_params = branch
+            keys.append(
+                f"(SELECT * FROM ({light_sql}) {top_n.alias}{top_n.where_clause}"
+                f" {top_n.order_limit})"
+            )
+            keys_params.extend([*light_params, *top_n.params])
+            branch_sql = f"SELECT * FROM ({branch_sql}) {top_n.alias} WHERE " + " AND ".join(
+                f"{top_n.alias}.{quote(column)} = ANY(ARRAY(SELECT {quote(column)}"
+                f' FROM {_KEYS} WHERE "pgh_model" = {literal(event_model._meta.label)}))'
+                for column in ("pgh_id", "pgh_created_at")
             )
         branches.append(f"({branch_sql})")
         params.extend(branch_params)
@@ -313,25 +328,41 @@ def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: b
             for f in _proxy_fields(query.model)
         ]
         return f"SELECT {', '.join(select)} WHERE FALSE", []
-    return " UNION ALL ".join(branches), params
-
-
-def _top_n_branch(top_n: TopN, branch_sql, branch_params, query, event_model, *context):
-    """A branch cut to the query's first rows: their ids are chosen from the branch without
-    diffs (unless the WHERE clause reads them), then the whole branch is read for those ids
-    only."""
-    alias, where = top_n.alias, f" WHERE {top_n.where}" if top_n.where else ""
-    keys_sql, keys_params = branch_sql, branch_params
-    if not top_n.where_reads_diff:
-        keys_sql, keys_params = _branch(query.model, event_model, *context, with_diff=False)
-    # The time goes along with the id, so that a table partitioned by time is read in the
-    # partitions that hold those rows only.
-    key = f'{alias}."pgh_id", {alias}."pgh_created_at"'
-    keys = f"SELECT {key} FROM ({keys_sql}) {alias}{where} {top_n.order_limit}"
-    return (
-        f"SELECT * FROM ({branch_sql}) {alias} WHERE ({key}) IN ({keys}) {top_n.order_limit}",
-        [*branch_params, *keys_params, *top_n.params],
+    union = " UNION ALL ".join(branches)
+    if top_n is None:
+        return union, params
+    # The chosen rows' keys, once for every branch: each branch's first rows, then the
+    # first rows of them all. (The times go with the ids, so that a table partitioned by
+    # time is read in the partitions that hold them only.)
+    alias = top_n.alias
+    chosen_keys = (
+        f'SELECT {alias}."pgh_model", {alias}."pgh_id", {alias}."pgh_created_at"'
+        f" FROM ({' UNION ALL '.join(keys)}) {alias}"
+        f" {top_n.order_limit}"
     )
+    return f"WITH {_KEYS} AS MATERIALIZED ({chosen_keys}) {union}", [*keys_params, *params]
+
+
+#: The name of the chosen rows' keys in a cut query (see `events_sql`).
+_KEYS = '"pgh_chosen"'
+
+
+def _names_column(order: OrderBy) -> bool:
+    """Whether an ORDER BY term that refers to a selected column (as `values()` queries
+    order) names one of the aggregate's own columns, which every branch has by that name."""
+    ref = order.expression
+    return isinstance(ref, Ref) and isinstance(ref.source, Col) and ref.refs in COLUMNS
+
+
+def _column_order(order: OrderBy) -> str:
+    """An ORDER BY term on a selected aggregate column, by the column's name (the query
+    itself may name it by its position in the SELECT list, which a branch does not share)."""
+    sql = f"{quote(order.expression.refs)} {'DESC' if order.descending else 'ASC'}"
+    if order.nulls_first:
+        sql += " NULLS FIRST"
+    elif order.nulls_last:
+        sql += " NULLS LAST"
+    return sql
 
 
 class EventsCompiler(SQLCompiler):
@@ -383,7 +414,10 @@ class EventsCompiler(SQLCompiler):
         ):
             return None
         order_by = self.get_order_by()
-        if not order_by or any(is_ref or params for _, (_, params, is_ref) in order_by):
+        if not order_by or any(
+            params or (is_ref and not _names_column(expression))
+            for expression, (_, params, is_ref) in order_by
+        ):
             return None
         try:
             where_sql, where_params = self.compile(self.where)
@@ -391,7 +425,10 @@ class EventsCompiler(SQLCompiler):
             where_sql, where_params = "", []
         except EmptyResultSet:
             return None
-        ordering = ", ".join(sql for _, (sql, _, _) in order_by)
+        ordering = ", ".join(
+            _column_order(expression) if is_ref else sql
+            for expression, (sql, _, is_ref) in order_by
+        )
         return TopN(
             self.quote_name_unless_alias(query.base_table),
             where_sql,

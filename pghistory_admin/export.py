@@ -1,7 +1,8 @@
 """CSV and JSON Lines exports of exactly the events a browser view shows, streamed.
 
-Rows are read through a server-side cursor and written a chunk at a time, so memory stays
-flat however many events match. CSV cells a spreadsheet would run as a formula are prefixed
+Rows are read a chunk at a time, each chunk one keyset query like a page of the browser, and
+written as they come, so memory stays flat and the first rows leave at once however many
+events match. CSV cells a spreadsheet would run as a formula are prefixed
 with an apostrophe.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from pghistory_admin import pagination
 from pghistory_admin.rows import EventRow, event_rows
 
 COLUMNS = [
@@ -72,30 +73,30 @@ def _csv_cells(values: dict) -> list[str]:
     return cells
 
 
-def _chunks(queryset) -> Iterator[list[EventRow]]:
+def _chunks(queryset, sort: str) -> Iterator[list[EventRow]]:
     # Named rows rather than model instances: the export reads each event once.
     fields = [field.attname for field in queryset.model._meta.concrete_fields]
-    events = queryset.values_list(*fields, named=True).iterator(chunk_size=CHUNK)
-    while chunk := list(itertools.islice(events, CHUNK)):
+    for chunk in pagination.chunks(queryset.values_list(*fields, named=True), sort, CHUNK):
         yield event_rows(chunk)
 
 
-def csv_lines(queryset) -> Iterable[str]:
-    """The CSV file of `queryset`'s events: a header, then a chunk of lines at a time."""
+def csv_lines(queryset, sort: str) -> Iterable[str]:
+    """The CSV file of `queryset`'s events in the order of `sort`: a header, then a chunk of
+    lines at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
-    for rows in _chunks(queryset):
+    for rows in _chunks(queryset, sort):
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(_csv_cells(record(row)) for row in rows)
         yield buffer.getvalue()
 
 
-def jsonl_lines(queryset) -> Iterable[str]:
-    """One JSON object per event and line."""
-    for rows in _chunks(queryset):
+def jsonl_lines(queryset, sort: str) -> Iterable[str]:
+    """One JSON object per event and line, in the order of `sort`."""
+    for rows in _chunks(queryset, sort):
         yield "".join(json.dumps(record(row), ensure_ascii=False) + "\n" for row in rows)
 
 
@@ -105,10 +106,11 @@ FORMATS = {
 }
 
 
-def response(queryset, fmt: str) -> StreamingHttpResponse:
-    """A streamed download of `queryset`'s events in format `fmt` ("csv" or "jsonl")."""
+def response(queryset, sort: str, fmt: str) -> StreamingHttpResponse:
+    """A streamed download of `queryset`'s events, in the order of `sort`, in format `fmt`
+    ("csv" or "jsonl")."""
     lines, content_type = FORMATS[fmt]
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    streamed = StreamingHttpResponse(lines(queryset), content_type=content_type)
+    streamed = StreamingHttpResponse(lines(queryset, sort), content_type=content_type)
     streamed["Content-Disposition"] = f'attachment; filename="events-{stamp}.{fmt}"'
     return streamed

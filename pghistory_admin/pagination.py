@@ -11,6 +11,7 @@ import base64
 import binascii
 import datetime
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -86,8 +87,23 @@ def page(queryset: QuerySet, sort: str, params, per_page: int = PER_PAGE) -> Pag
 
 
 def ordered(queryset: QuerySet, sort: str) -> QuerySet:
-    """`queryset` in the order of `sort` (what the export streams)."""
+    """`queryset` in the order of `sort`."""
     return queryset.order_by(*_ordering(SORTS[sort], reverse=False))
+
+
+def chunks(queryset: QuerySet, sort: str, size: int) -> Iterator[list]:
+    """All of `queryset` in the order of `sort`, `size` rows at a time: each chunk is one
+    keyset query, like a page, so the first rows come at once however many follow, and no
+    transaction or cursor stays open in between."""
+    keys = SORTS[sort]
+    values = None
+    while True:
+        rows = _fetch(queryset, keys, values, reverse=False, limit=size)
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        values = [getattr(rows[-1], name) for name, _ in keys]
 
 
 def _ordering(keys, reverse: bool) -> list[str]:

@@ -93,4 +93,4 @@ class ExportView(HistoryView):
             response = HttpResponse(escape(f"Cannot export: {problems}"), status=400)
             response["X-Content-Type-Options"] = "nosniff"
             return response
-        return export.response(pagination.ordered(filters.qs, self.sort(request)), self.format)
+        return export.response(filters.qs, self.sort(request), self.format)
