@@ -76,8 +76,9 @@ def _csv_cells(values: dict) -> list[str]:
 def _chunks(queryset, sort: str) -> Iterator[list[EventRow]]:
     # Named rows rather than model instances: the export reads each event once.
     fields = [field.attname for field in queryset.model._meta.concrete_fields]
+    known: dict = {}  # users and objects named by earlier chunks
     for chunk in pagination.chunks(queryset.values_list(*fields, named=True), sort, CHUNK):
-        yield event_rows(chunk)
+        yield event_rows(chunk, known)
 
 
 def csv_lines(queryset, sort: str) -> Iterable[str]:

@@ -128,8 +128,15 @@ def tracked_model(label: str) -> type[models.Model] | None:
         return None
 
 
-def event_rows(events: Iterable) -> list[EventRow]:
-    """`EventRow`s for `Events` instances, with their users and objects loaded in bulk."""
+#: The most names an export remembers between its chunks (then it starts again).
+KNOWN_NAMES = 100_000
+
+
+def event_rows(events: Iterable, known: dict | None = None) -> list[EventRow]:
+    """`EventRow`s for `Events` instances, with their users and objects loaded in bulk.
+
+    `known`, kept by the caller from one call to the next (an export's chunks), remembers
+    the users and the existing objects already named, so that each is loaded once."""
     rows = []
     for event in events:
         model = tracked_model(event.pgh_obj_model)
@@ -149,32 +156,45 @@ def event_rows(events: Iterable) -> list[EventRow]:
                 user_id=metadata.get("user"),
             )
         )
-    _load_names(rows)
+    _load_names(rows, {} if known is None else known)
     return rows
 
 
-def _load_names(rows: list[EventRow]) -> None:
-    """Load the users and objects the rows name, then what those objects' foreign keys and
-    the changed foreign keys point to: two queries, however many models the rows show."""
+def _load_names(rows: list[EventRow], known: dict) -> None:
+    """Load the users and objects the rows name (those not `known` yet), then what those
+    objects' foreign keys and the changed foreign keys point to: two queries, however many
+    models the rows show."""
     user_model = get_user_model()
     user_key = (user_model, user_model._meta.pk.attname)
+    if len(known) > KNOWN_NAMES:
+        known.clear()
     wanted: dict[loading.Key, set] = defaultdict(set)
     for row in rows:
         user_pk = parse_pk(user_model, row.user_id) if row.user_id is not None else None
         row_pk = parse_pk(row.model, row.object_id) if row.model and row.object_id else None
         row.user_lookup, row.object_lookup = user_pk, row_pk
-        if user_pk is not None:
+        if user_pk is not None and (user_key, str(user_pk)) not in known:
             wanted[user_key].add(str(user_pk))
         if row_pk is not None:
-            wanted[row.model, row.model._meta.pk.attname].add(str(row_pk))
+            key = (row.model, row.model._meta.pk.attname)
+            if (key, str(row_pk)) not in known:
+                wanted[key].add(str(row_pk))
     found = loading.fetch(wanted)
+    users = found.get(user_key, {})
+    # (A user who is gone is remembered as gone.)
+    known.update(((user_key, pk), users.get(pk)) for pk in wanted.get(user_key, ()))
 
     named = []
     for row in rows:
         if row.user_lookup is not None:
-            row.user = found[user_key].get(str(row.user_lookup))
+            row.user = known[user_key, str(row.user_lookup)]
         if row.object_lookup is not None:
-            obj = found[row.model, row.model._meta.pk.attname].get(str(row.object_lookup))
+            key = (row.model, row.model._meta.pk.attname)
+            name = known.get((key, str(row.object_lookup)))
+            if name is not None:  # an object that exists, named by an earlier chunk
+                row.object_exists, row.object_name = True, name
+                continue
+            obj = found[key].get(str(row.object_lookup))
             row.object_exists = obj is not None
             named.append((row, obj if obj is not None else _snapshot(row)))
     # What a __str__ is likely to follow, and the objects changed foreign keys point to.
@@ -186,6 +206,10 @@ def _load_names(rows: list[EventRow]) -> None:
     name_related(diffs, related)
     for row, obj in named:
         row.object_name = safe_str(obj)
+        if row.object_exists:
+            known[(row.model, row.model._meta.pk.attname), str(row.object_lookup)] = (
+                row.object_name
+            )
 
 
 def _snapshot(row: EventRow) -> models.Model:
