@@ -306,9 +306,9 @@ def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: b
             continue
         branch_sql, branch_params = branch
         if top_n is not None:
-            if not top_n.where_reads_diff:
+            if with_diff and not top_n.where_reads_diff:
                 branch = _branch(query.model, event_model, scope, hints, connection, False)
-            light_sql, light_params = branch
+            light_sql, light_params = branch  # (the branch itself when it has no diffs)
             keys.append(
                 f"(SELECT * FROM ({light_sql}) {top_n.alias}{top_n.where_clause}"
                 f" {top_n.order_limit})"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
+from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, models
+from django.dispatch import receiver
 
 
 def history_database() -> str:
@@ -22,11 +26,13 @@ DEFAULT_REDACT = {"auth.User": ["password"]}
 REDACTED = "[redacted]"
 
 
+@functools.cache
 def redacted_columns(model: type[models.Model] | None) -> frozenset[str]:
     """The columns of `model` whose values are redacted: the fields named for it, or for a
     model it inherits from or proxies (`auth.User`'s password stays hidden in a proxy or a
     child of `auth.User`), in `DEFAULT_REDACT` and `PGHISTORY_ADMIN_REDACT`
-    (`{"app_label.Model": ["field", ...]}`)."""
+    (`{"app_label.Model": ["field", ...]}`). Worked out once per model (every diff of every
+    row asks), and again when the setting changes."""
     if model is None:
         return frozenset()
     named: dict[str, set[str]] = {}
@@ -43,3 +49,9 @@ def redacted_columns(model: type[models.Model] | None) -> frozenset[str]:
             except FieldDoesNotExist:
                 continue
     return frozenset(columns)
+
+
+@receiver(setting_changed)
+def _forget_redacted_columns(setting, **kwargs) -> None:
+    if setting == "PGHISTORY_ADMIN_REDACT":
+        redacted_columns.cache_clear()
