@@ -45,6 +45,7 @@ from hypothesis import strategies as st
 
 import pghistory
 from pghistory.models import Context
+from tests.test_tracking import EMPTY_VALUES
 from tests.testapp.models import RowModel, StatementModel
 
 #: Programs per tracked model.
@@ -70,24 +71,6 @@ VALUE_FIELDS = [
 ]
 FIELDS = ["id", *VALUE_FIELDS]
 
-#: What a row created without a value for a field holds.
-DEFAULTS = {
-    "int_field": None,
-    "big_int_field": None,
-    "decimal_field": None,
-    "float_field": None,
-    "bool_field": False,
-    "char_field": "",
-    "text_field": "",
-    "date_field": None,
-    "datetime_field": None,
-    "time_field": None,
-    "duration_field": None,
-    "uuid_field": None,
-    "json_field": None,
-    "binary_field": None,
-    "file_field": "",
-}
 
 # Values
 
@@ -281,7 +264,7 @@ class Program:
         return None
 
     def inserted(self, pk, values, context):
-        row = {**DEFAULTS, **values, "id": pk}
+        row = {**EMPTY_VALUES, **values, "id": pk}  # (what a field not given holds)
         self.rows[pk] = row
         self.events.append(("insert", pk, canon(row), context))
 
