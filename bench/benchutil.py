@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/pghistory_bench"
+
+
+def log(message: str) -> None:
+    """A progress line, on standard error (standard output carries results)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def base_url() -> str:

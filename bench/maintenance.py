@@ -28,12 +28,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import benchutil
+import ours
+from benchutil import log
 
 ROWS = 1_000_000
 QUICK_ROWS = 100_000
@@ -89,22 +90,9 @@ def main() -> None:
     args = parser.parse_args()
 
     # The write benchmark's settings: they include benchapp, whose TrackedRow this measures.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ours.settings"
-    import django
-
-    django.setup()
-    import pgtrigger
-    from django.core.management import call_command
-
-    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
-    pgtrigger.install()
+    ours.setup("ours.settings", triggers=True)
     result = MaintenanceBench(args.rows).run()
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
-
-
-def log(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 class MaintenanceBench:

@@ -23,13 +23,14 @@ import argparse
 import datetime
 import io
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import benchutil
+import ours
 import reads
+from benchutil import log
 
 EVENTS = 1_000_000
 QUICK_EVENTS = 100_000
@@ -98,22 +99,9 @@ def main() -> None:
     args = parser.parse_args()
 
     # The write benchmark's settings: its app has the two tables, and they serve /history/.
-    os.environ["DJANGO_SETTINGS_MODULE"] = "ours.settings"
-    import django
-
-    django.setup()
-    import pgtrigger
-    from django.core.management import call_command
-
-    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
-    pgtrigger.install()
+    ours.setup("ours.settings", triggers=True)
     result = PartitionBench(args.events, args.repeat).run()
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
-
-
-def log(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 class PartitionBench(reads.ReadBench):

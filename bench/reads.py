@@ -19,9 +19,11 @@ import json
 import os
 import re
 import statistics
-import sys
 import time
 from pathlib import Path
+
+import ours
+from benchutil import log
 
 BENCH = Path(__file__).resolve().parent
 #: Pages slower than this get the EXPLAIN ANALYZE of their slowest query in the results.
@@ -49,21 +51,10 @@ def main() -> None:
     args = parser.parse_args()
     parts = set(args.parts.split(","))
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ours.reads_settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
+    ours.setup(os.environ.get("DJANGO_SETTINGS_MODULE", "ours.reads_settings"))
     bench = ReadBench(args.events, args.repeat, args.quick)
     result = bench.run(parts)
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
-
-
-def log(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
 
 
 class ReadBench:

@@ -36,6 +36,7 @@ import partitions
 import report
 import upstream_env
 import writes
+from benchutil import log
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -91,10 +92,6 @@ class Config:
             export_rows=EXPORT_ROWS,
             profile_rows=100_000,
         )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv=None) -> int:
