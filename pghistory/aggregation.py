@@ -151,6 +151,7 @@ def _branch(
     hints: dict[str, set],
     connection,
     with_diff: bool = True,
+    with_context: bool = True,
 ) -> tuple[str, list] | None:
     label = event_model._meta.label
     tracked_label = event_model.pgh_tracked_model._meta.label
@@ -168,7 +169,11 @@ def _branch(
     joins = ""
     has_obj = "pgh_obj" in fields
     context_field = fields.get("pgh_context")
-    if isinstance(context_field, models.ForeignKey):
+    if isinstance(context_field, models.ForeignKey) and not with_context:
+        # (Even a join that the planner drops keeps the table's column in the query, which
+        # then cannot be answered from an index alone.)
+        context_sql, context_id_sql = "NULL", 'e."pgh_context_id"'
+    elif isinstance(context_field, models.ForeignKey):
         joins += ' LEFT JOIN "pghistory_context" c ON c."id" = e."pgh_context_id"'
         context_sql, context_id_sql = 'c."metadata"', 'e."pgh_context_id"'
     elif context_field is not None:
@@ -279,6 +284,8 @@ class TopN(NamedTuple):
     params: list  # its parameters
     order_limit: str  # "ORDER BY ... LIMIT n"
     where_reads_diff: bool  # whether the WHERE clause reads pgh_diff
+    reads_context: bool  # whether the WHERE clause or the order reads pgh_context
+    key_columns: tuple[str, ...]  # the chosen rows' keys, and the columns the order reads
 
     @property
     def where_clause(self) -> str:
@@ -306,11 +313,17 @@ def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: b
             continue
         branch_sql, branch_params = branch
         if top_n is not None:
-            if with_diff and not top_n.where_reads_diff:
-                branch = _branch(query.model, event_model, scope, hints, connection, False)
-            light_sql, light_params = branch  # (the branch itself when it has no diffs)
+            # The branch that chooses rows computes diffs and reads contexts only if the
+            # choice depends on them.
+            light = (with_diff and top_n.where_reads_diff, top_n.reads_context)
+            if light != (with_diff, True):
+                branch = _branch(query.model, event_model, scope, hints, connection, *light)
+            light_sql, light_params = branch
+            # (Only the columns the choice needs, so that an index that holds them all
+            # answers it without reading the table.)
+            key_select = ", ".join(f"{top_n.alias}.{quote(c)}" for c in top_n.key_columns)
             keys.append(
-                f"(SELECT * FROM ({light_sql}) {top_n.alias}{top_n.where_clause}"
+                f"(SELECT {key_select} FROM ({light_sql}) {top_n.alias}{top_n.where_clause}"
                 f" {top_n.order_limit})"
             )
             keys_params.extend([*light_params, *top_n.params])
@@ -429,12 +442,23 @@ class EventsCompiler(SQLCompiler):
             _column_order(expression) if is_ref else sql
             for expression, (sql, _, is_ref) in order_by
         )
+        ordered = [expression for expression, _ in order_by]
+        key_columns = dict.fromkeys(("pgh_model", "pgh_id", "pgh_created_at"))
+        key_columns.update(
+            dict.fromkeys(
+                field.column
+                for field in query.model._meta.concrete_fields
+                if _references(ordered, field.name)
+            )
+        )
         return TopN(
             self.quote_name_unless_alias(query.base_table),
             where_sql,
             list(where_params),
             f"ORDER BY {ordering} LIMIT {int(query.high_mark)}",
             _references([self.where], "pgh_diff"),
+            _references([self.where, *ordered], "pgh_context"),
+            tuple(key_columns),
         )
 
 

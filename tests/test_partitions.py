@@ -123,7 +123,7 @@ def test_the_primary_key_holds_the_partition_key_and_the_history_indexes_cascade
         (False, ["pgh_context_id"]),
         (False, ["pgh_created_at", "pgh_id"]),
         (True, ["pgh_id", "pgh_created_at"]),
-        (False, ["pgh_obj_id", "pgh_id"]),
+        (False, ["pgh_obj_id", "pgh_id", "pgh_created_at"]),  # (the time is included)
     ]
     assert index_columns(TABLE) == expected
     for partition in [partitions.layout_of(TABLE).default, *partition_names()]:
