@@ -22,8 +22,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from pghistory.config import REDACTED, redacted_columns
 from pghistory_admin import loading
-from pghistory_admin.conf import REDACTED, history_database, redacted_columns
+from pghistory_admin.conf import history_database
 
 #: A value longer than this is named in a diff summary but not shown.
 SHORT_VALUE = 40

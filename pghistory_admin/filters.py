@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from pghistory.aggregation import event_models
+from pghistory.config import redacted_columns
 from pghistory_admin import access
-from pghistory_admin.conf import redacted_columns
 from pghistory_admin.rows import parse_pk
 
 PERIODS = {

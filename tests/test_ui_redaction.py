@@ -5,12 +5,18 @@ held. `auth.User.password` by default (also through proxies of `auth.User`), and
 import csv
 import io
 import json
+import re
+import types
+from html import unescape
 
 import pytest
+from django.contrib import admin
+from django.urls import path
 
-from example_project.shop.models import Customer, StaffMember
+from example_project.shop.models import Customer, CustomerEvent, StaffMember
+from pghistory.admin import EventModelAdmin
+from pghistory.config import redacted_columns
 from pghistory.models import Events
-from pghistory_admin.conf import redacted_columns
 from pghistory_admin.diffs import compare
 from tests.html import column
 
@@ -109,3 +115,57 @@ def test_a_search_does_not_find_events_by_a_redacted_value(client, ada):
 
     assert column(by_secret.content, "Object") == []
     assert column(by_email.content, "Object") == ["Customer Ada <ada@example.org>"]
+
+
+def _admin_cells(html: str, name: str) -> list[str]:
+    """The text of the admin change list's `field-<name>` cells, top to bottom."""
+    return [
+        unescape(cell)
+        for cell in re.findall(rf'<td class="field-{name}">(.*?)</td>', html, re.DOTALL)
+    ]
+
+
+def test_the_events_admin_hides_redacted_values_in_its_list_and_on_an_events_page(client, ada):
+    client.force_login(ada["root"])
+    update, insert = Events.objects.tracks(ada["customer"]).order_by("-pgh_id")
+
+    listing = client.get("/admin/pghistory/events/", {"pgh_obj_model": "shop.Customer"})
+    page = client.get(f"/admin/pghistory/events/{update.pgh_slug}/change/")
+
+    assert listing.status_code == page.status_code == 200
+    assert _admin_cells(listing.content.decode(), "pgh_diff") == [
+        '{"city": ["[redacted]", "[redacted]"], "email": ["ada@example.com", "ada@example.org"]}',
+        "-",
+    ]
+    data = re.search(
+        r'<div class="form-row field-pgh_data">.*?<div class="readonly">(.*?)</div>',
+        page.content.decode(),
+        re.DOTALL,
+    )
+    assert json.loads(unescape(data.group(1)))["city"] == "[redacted]"
+    for response in (listing, page):
+        assert "Secretside" not in response.content.decode()
+        assert "Hideaway" not in response.content.decode()
+
+
+def test_an_event_models_admin_hides_a_redacted_field(client, settings, ada):
+    site = admin.AdminSite(name="redaction")
+    site.register(CustomerEvent, EventModelAdmin)
+    urls = types.ModuleType("redaction_urls")
+    urls.urlpatterns = [path("admin/", site.urls)]
+    settings.ROOT_URLCONF = urls
+    event = CustomerEvent.objects.filter(pgh_obj=ada["customer"]).latest("pgh_id")
+    client.force_login(ada["root"])
+
+    response = client.get(f"/admin/shop/customerevent/{event.pk}/change/")
+
+    html = response.content.decode()
+    city = re.search(
+        r'<div class="form-row field-city">.*?<label>(.*?)</label>.*?'
+        r'<div class="readonly">(.*?)</div>',
+        html,
+        re.DOTALL,
+    )
+    assert response.status_code == 200
+    assert (city.group(1), city.group(2)) == ("City:", "[redacted]")
+    assert "Hideaway" not in html and "ada@example.org" in html

@@ -1,6 +1,9 @@
 """Admin classes for events: the aggregate `Events` and each event model, view-only."""
 
+from django.apps import apps as registry  # (this package has an apps module)
 from django.contrib import admin
+from django.contrib.admin.utils import display_for_field
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
@@ -55,8 +58,30 @@ class EventModelFilter(admin.SimpleListFilter):
         return queryset.across(self.value()) if self.value() else queryset
 
 
+def _hidden(value):
+    return None if value is None else config.REDACTED
+
+
+def _tracked_model(event):
+    """The tracked model of an event, or of an `Events` row (None if it is gone)."""
+    tracked = getattr(event, "pgh_tracked_model", None)
+    if tracked is not None:
+        return tracked
+    try:
+        return registry.get_model(event.pgh_obj_model)
+    except (LookupError, ValueError):
+        return None
+
+
+def _redacted_names(tracked) -> set[str]:
+    hidden = config.redacted_columns(tracked)
+    return {field.name for field in tracked._meta.concrete_fields if field.column in hidden}
+
+
 class BaseEventAdmin(admin.ModelAdmin):
-    """A read-only admin that never counts the whole history."""
+    """A read-only admin that never counts the whole history. The values of redacted fields
+    (`PGHISTORY_ADMIN_REDACT`, and `auth.User`'s password) show as "[redacted]", in lists,
+    in stored data and diffs, and on an event's own page."""
 
     list_filter = [LabelFilter]
     show_full_result_count = False
@@ -72,7 +97,52 @@ class BaseEventAdmin(admin.ModelAdmin):
         return _PeekPaginator(queryset, per_page, page_number, orphans=orphans)
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        return self._redacting([field.name for field in self.model._meta.fields])
+
+    def get_fields(self, request, obj=None):
+        # Every field is read-only (and a redacted one is shown by its callable only).
+        return self.get_readonly_fields(request, obj)
+
+    def get_list_display(self, request):
+        return self._redacting(super().get_list_display(request))
+
+    def _redacting(self, names: list) -> list:
+        """`names` (of fields to show), with a field that may hold redacted values replaced
+        by a callable that shows it with them hidden."""
+        return [self._redacted_display(name) or name for name in names]
+
+    def _redacted_display(self, name):
+        try:
+            field = self.model._meta.get_field(name) if isinstance(name, str) else None
+        except FieldDoesNotExist:
+            return None
+        if field is None:
+            return None
+        tracked = getattr(self.model, "pgh_tracked_model", None)
+        if name in ("pgh_data", "pgh_diff"):  # {column: value} or {column: [old, new]}
+            hide = _hidden if name == "pgh_data" else (lambda pair: [_hidden(v) for v in pair])
+
+            def value(event):
+                stored = getattr(event, name)
+                hidden = config.redacted_columns(_tracked_model(event))
+                if not stored or not hidden:
+                    return stored
+                return {c: hide(v) if c in hidden else v for c, v in stored.items()}
+
+        elif tracked is not None and name in _redacted_names(tracked):
+
+            def value(event):
+                return _hidden(getattr(event, field.attname))
+
+        else:
+            return None
+
+        def show(event):
+            return display_for_field(value(event), field, self.get_empty_value_display())
+
+        show.short_description = field.verbose_name
+        show.__name__ = name  # (the cell's class stays field-<name>)
+        return show
 
     def has_add_permission(self, request):
         return False
@@ -96,7 +166,7 @@ class EventsAdmin(BaseEventAdmin):
     list_filter = [LabelFilter, EventModelFilter]
 
     def get_list_display(self, request):
-        return config.admin_list_display()
+        return self._redacting(config.admin_list_display())
 
     def get_queryset(self, request):
         queryset = config.admin_queryset()
