@@ -14,6 +14,7 @@ import pghistory
 from example_project.shop.models import Product
 from pghistory.models import Context, Events
 from tests.html import column
+from tests.test_commands_stats import stats_rows
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "other"])
 
@@ -88,3 +89,16 @@ def test_a_revert_writes_on_the_default_database_with_its_context(client, replic
     assert newest.pgh_context["reverted_by"] == "root"
     # The replica's history is as it was.
     assert Events.objects.using("other").count() == 2
+
+
+def test_the_statistics_page_reads_the_replica(client, replica):
+    client.force_login(replica["root"])
+
+    rows = stats_rows(client.get("/history/stats/").content)
+
+    # The default database holds the product's insert only; the replica, insert and update.
+    assert Events.objects.using("default").across("shop.ProductEvent").count() == 1
+    assert (rows["shop.ProductEvent"]["Events"], rows["shop.CustomerEvent"]["Events"]) == (
+        "2",
+        "0",
+    )

@@ -1,5 +1,5 @@
 """The statistics page: the size and growth of every event table, for superusers (the same
-figures as `manage.py pghistory_stats`)."""
+figures as `manage.py pghistory_stats`, read where the UI reads: `PGHISTORY_ADMIN_DATABASE`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 
 from pghistory import maintenance
 from pghistory_admin import access
+from pghistory_admin.conf import history_database
 from pghistory_admin.tables import local_time
 from pghistory_admin.views.base import HistoryView
 
@@ -24,7 +25,7 @@ class StatsView(HistoryView):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request):
-        tables = maintenance.table_stats()
+        tables = maintenance.table_stats(using=history_database())
         rows = [
             {
                 "stats": table,
