@@ -14,11 +14,14 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
+from django.db.models.sql.constants import MULTI
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from pghistory.config import REDACTED, redacted_columns
 from pghistory_admin import pagination
-from pghistory_admin.rows import EventRow, event_rows
+from pghistory_admin.diffs import fields_by_column
+from pghistory_admin.rows import KNOWN_NAMES, EventRow, load_names, tracked_model
 
 COLUMNS = [
     "time",
@@ -36,22 +39,6 @@ CHUNK = 2000
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def record(row: EventRow) -> dict:
-    """One event as the export's columns."""
-    return {
-        "time": row.created_at.isoformat(),
-        "user": row.user_key or "",
-        "label": row.label,
-        "model": row.model_label,
-        "object_id": row.object_id or "",
-        "object": row.object_name,
-        "changed_fields": [change.name for change in row.changes],
-        "diff": {change.name: [change.old, change.new] for change in row.changes},
-        "url": row.url,
-        "context_id": str(row.context_id) if row.context_id else "",
-    }
 
 
 def spreadsheet_safe(text: str) -> str:
@@ -73,12 +60,167 @@ def _csv_cells(values: dict) -> list[str]:
     return cells
 
 
-def _chunks(queryset, sort: str) -> Iterator[list[EventRow]]:
-    # Named rows rather than model instances: the export reads each event once.
-    fields = [field.attname for field in queryset.model._meta.concrete_fields]
-    known: dict = {}  # users and objects named by earlier chunks
-    for chunk in pagination.chunks(queryset.values_list(*fields, named=True), sort, CHUNK):
-        yield event_rows(chunk, known)
+#: The `Events` columns an export reads, in this order.
+_READ = [
+    "pgh_created_at",
+    "pgh_model",
+    "pgh_id",
+    "pgh_obj_model",
+    "pgh_obj_id",
+    "pgh_label",
+    "pgh_diff",
+    "pgh_context_id",
+    "pgh_context",
+    "pgh_data",
+]
+_AT = {name: position for position, name in enumerate(_READ)}
+
+
+def _driver_rows(queryset) -> list[tuple]:
+    """The rows of a `values_list()` queryset as the database driver gives them: no Django
+    converters, JSON as text (parsed only where it is read)."""
+    compiler = queryset.query.get_compiler(queryset.db)
+    return [row for block in compiler.execute_sql(MULTI) for row in block]
+
+
+def _chunks(queryset, sort: str) -> Iterator[list[dict]]:
+    """The export's records (one dict of `COLUMNS` per event), a chunk at a time."""
+    records = _Records()
+    for chunk in pagination.chunks(
+        queryset.values_list(*_READ),
+        sort,
+        CHUNK,
+        read=_driver_rows,
+        key=lambda row, name: row[_AT[name]],
+    ):
+        yield records.of(chunk)
+
+
+class _Records:
+    """Turns an export's rows into records, remembering across chunks what it has read: the
+    contexts' metadata, the users' keys, existing objects' names, and each tracked model's
+    fields. Only the rows that name a user or an object not seen yet go through
+    `rows.load_names` (the pages' way of naming them); a deleted object is named from each
+    of its events, as pages do."""
+
+    def __init__(self):
+        self.metadata: dict = {}  # context id: metadata (of this chunk's events)
+        self.users: dict = {}  # the metadata's user value: the user's key
+        self.objects: dict = {}  # (tracked model label, object id): its name
+        self.known: dict = {}  # load_names' own memory
+        self.fields: dict = {}  # tracked model label: (model, {column: (position, name)})
+
+    def of(self, chunk: list[tuple]) -> list[dict]:
+        self.metadata.clear()  # (a context's events are close together in time)
+        for memory in (self.users, self.objects, self.known):
+            if len(memory) > KNOWN_NAMES:
+                memory.clear()
+        gone = self._learn([row for row in chunk if self._unknown(row)])
+        return [self._record(row, gone) for row in chunk]
+
+    def _context(self, row) -> dict:
+        context_id, raw = row[_AT["pgh_context_id"]], row[_AT["pgh_context"]]
+        metadata = self.metadata.get(context_id) if context_id is not None else None
+        if metadata is None:
+            metadata = json.loads(raw) if raw else {}
+            metadata = metadata if isinstance(metadata, dict) else {}
+            if context_id is not None:
+                self.metadata[context_id] = metadata
+        return metadata
+
+    def _unknown(self, row) -> bool:
+        user = self._context(row).get("user")
+        object_key = (row[_AT["pgh_obj_model"]], row[_AT["pgh_obj_id"]])
+        return (user is not None and _user_key(user) not in self.users) or (
+            object_key not in self.objects
+        )
+
+    def _learn(self, pending: list[tuple]) -> dict[int, str]:
+        """Name the users and objects of `pending` rows; returns the names of deleted
+        objects, by row (id)."""
+        if not pending:
+            return {}
+        named = []
+        for row in pending:
+            metadata = self._context(row)
+            named.append(
+                EventRow(
+                    slug="",
+                    created_at=row[_AT["pgh_created_at"]],
+                    label=row[_AT["pgh_label"]],
+                    model=self._model(row[_AT["pgh_obj_model"]])[0],
+                    model_label=row[_AT["pgh_obj_model"]],
+                    object_id=row[_AT["pgh_obj_id"]],
+                    changes=[],
+                    data=json.loads(row[_AT["pgh_data"]] or "{}"),
+                    context_id=row[_AT["pgh_context_id"]],
+                    metadata=metadata,
+                    user_id=metadata.get("user"),
+                )
+            )
+        load_names(named, self.known)
+        gone = {}
+        for row, event in zip(pending, named, strict=True):
+            self.users[_user_key(event.user_id)] = event.user_key or ""
+            if event.object_exists:
+                self.objects[event.model_label, event.object_id] = event.object_name
+            else:
+                gone[id(row)] = event.object_name
+        return gone
+
+    def _model(self, label: str) -> tuple:
+        """The tracked model of `label` (None if gone), and its columns' (position, name)."""
+        found = self.fields.get(label)
+        if found is None:
+            model = tracked_model(label)
+            by_column = fields_by_column(model)
+            found = self.fields[label] = (
+                model,
+                {column: (n, field.name) for n, (column, field) in enumerate(by_column.items())},
+            )
+        return found
+
+    def _record(self, row: tuple, gone: dict[int, str]) -> dict:
+        label = row[_AT["pgh_obj_model"]]
+        object_id = row[_AT["pgh_obj_id"]]
+        metadata = self._context(row)
+        model, columns = self._model(label)
+        changes = json.loads(row[_AT["pgh_diff"]] or "{}")
+        hidden = redacted_columns(model)
+        # The model's field order; then columns it no longer has, by name.
+        order = sorted(
+            changes, key=lambda c: (columns[c][0], c) if c in columns else (len(columns), c)
+        )
+        names = [columns[c][1] if c in columns else c for c in order]
+        url = metadata.get("url")
+        context_id = row[_AT["pgh_context_id"]]
+        user = metadata.get("user")
+        return {
+            "time": row[_AT["pgh_created_at"]].isoformat(),
+            "user": "" if user is None else self.users[_user_key(user)],
+            "label": row[_AT["pgh_label"]],
+            "model": label,
+            "object_id": object_id or "",
+            "object": gone[id(row)]
+            if id(row) in gone
+            else self.objects.get((label, object_id), ""),
+            "changed_fields": names,
+            "diff": {
+                name: [_hidden(old) for old in changes[c]] if c in hidden else changes[c]
+                for name, c in zip(names, order, strict=True)
+            },
+            "url": url if isinstance(url, str) else "",
+            "context_id": str(context_id) if context_id else "",
+        }
+
+
+def _hidden(value):
+    return None if value is None else REDACTED
+
+
+def _user_key(value):
+    """The context's user value as a key of a dict (a number or a name, as a rule)."""
+    return value if isinstance(value, (int, str)) else json.dumps(value, sort_keys=True)
 
 
 def csv_lines(queryset, sort: str) -> Iterable[str]:
@@ -88,17 +230,17 @@ def csv_lines(queryset, sort: str) -> Iterable[str]:
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
-    for rows in _chunks(queryset, sort):
+    for records in _chunks(queryset, sort):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(_csv_cells(record(row)) for row in rows)
+        writer.writerows(_csv_cells(record) for record in records)
         yield buffer.getvalue()
 
 
 def jsonl_lines(queryset, sort: str) -> Iterable[str]:
     """One JSON object per event and line, in the order of `sort`."""
-    for rows in _chunks(queryset, sort):
-        yield "".join(json.dumps(record(row), ensure_ascii=False) + "\n" for row in rows)
+    for records in _chunks(queryset, sort):
+        yield "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
 FORMATS = {

@@ -11,8 +11,9 @@ import base64
 import binascii
 import datetime
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -91,19 +92,27 @@ def ordered(queryset: QuerySet, sort: str) -> QuerySet:
     return queryset.order_by(*_ordering(SORTS[sort], reverse=False))
 
 
-def chunks(queryset: QuerySet, sort: str, size: int) -> Iterator[list]:
+def chunks(
+    queryset: QuerySet,
+    sort: str,
+    size: int,
+    *,
+    read: Callable[[QuerySet], list] = list,
+    key: Callable[[Any, str], Any] = getattr,
+) -> Iterator[list]:
     """All of `queryset` in the order of `sort`, `size` rows at a time: each chunk is one
     keyset query, like a page, so the first rows come at once however many follow, and no
-    transaction or cursor stays open in between."""
+    transaction or cursor stays open in between. `read(sliced_queryset)` gives a chunk's
+    rows, and `key(row, name)` a row's value of a sort key."""
     keys = SORTS[sort]
     values = None
     while True:
-        rows = _fetch(queryset, keys, values, reverse=False, limit=size)
+        rows = read(_sliced(queryset, keys, values, reverse=False, limit=size))
         if rows:
             yield rows
         if len(rows) < size:
             return
-        values = [getattr(rows[-1], name) for name, _ in keys]
+        values = [key(rows[-1], name) for name, _ in keys]
 
 
 def _ordering(keys, reverse: bool) -> list[str]:
@@ -111,9 +120,13 @@ def _ordering(keys, reverse: bool) -> list[str]:
 
 
 def _fetch(queryset, keys, values, *, reverse: bool, limit: int) -> list:
+    return list(_sliced(queryset, keys, values, reverse=reverse, limit=limit))
+
+
+def _sliced(queryset, keys, values, *, reverse: bool, limit: int) -> QuerySet:
     if values is not None:
         queryset = queryset.filter(_beyond(keys, values, reverse))
-    return list(queryset.order_by(*_ordering(keys, reverse))[:limit])
+    return queryset.order_by(*_ordering(keys, reverse))[:limit]
 
 
 def _beyond(keys, values, reverse: bool) -> Q:

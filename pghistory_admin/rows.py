@@ -156,11 +156,11 @@ def event_rows(events: Iterable, known: dict | None = None) -> list[EventRow]:
                 user_id=metadata.get("user"),
             )
         )
-    _load_names(rows, {} if known is None else known)
+    load_names(rows, {} if known is None else known)
     return rows
 
 
-def _load_names(rows: list[EventRow], known: dict) -> None:
+def load_names(rows: list[EventRow], known: dict) -> None:
     """Load the users and objects the rows name (those not `known` yet), then what those
     objects' foreign keys and the changed foreign keys point to: two queries, however many
     models the rows show."""

@@ -172,3 +172,26 @@ def test_export_with_a_bad_filter_is_refused_with_the_reason(client, root):
 
     assert response.status_code == 400
     assert response.content.decode() == "Cannot export: since: Enter a valid date/time."
+
+
+def test_a_deleted_user_reads_as_their_id_and_a_context_without_a_user_as_empty(
+    client, root, django_user_model
+):
+    temp = django_user_model.objects.create_user("temp")
+    with pghistory.context(user=temp.pk, url="/shop/products/new/"):
+        tea = Product.objects.create(name="Sencha", sku="T-1", price=1, category="tea")
+    temp_id = temp.pk
+    temp.delete()
+    with pghistory.context(url="/cron/restock/"):
+        Product.objects.filter(pk=tea.pk).update(stock=5)
+    with pghistory.context(user=root.pk, url="/shop/products/1/"):
+        Product.objects.filter(pk=tea.pk).update(stock=6)
+
+    response = client.get("/history/export.csv", {"model": "shop.product"})
+
+    lines = list(csv.DictReader(io.StringIO(download(response))))
+    assert [(line["user"], line["url"], line["changed_fields"]) for line in lines] == [
+        ("root", "/shop/products/1/", "stock"),
+        ("", "/cron/restock/", "stock"),
+        (str(temp_id), "/shop/products/new/", ""),
+    ]
