@@ -172,7 +172,7 @@ def _branch(
     if isinstance(context_field, models.ForeignKey) and not with_context:
         # (Even a join that the planner drops keeps the table's column in the query, which
         # then cannot be answered from an index alone.)
-        context_sql, context_id_sql = "NULL", 'e."pgh_context_id"'
+        context_sql, context_id_sql = "NULL::JSONB", 'e."pgh_context_id"'
     elif isinstance(context_field, models.ForeignKey):
         joins += ' LEFT JOIN "pghistory_context" c ON c."id" = e."pgh_context_id"'
         context_sql, context_id_sql = 'c."metadata"', 'e."pgh_context_id"'
@@ -180,7 +180,7 @@ def _branch(
         context_sql = 'e."pgh_context"'
         context_id_sql = 'e."pgh_context_id"' if "pgh_context_id" in fields else "NULL"
     else:
-        context_sql, context_id_sql = "NULL", "NULL"
+        context_sql, context_id_sql = "NULL::JSONB", "NULL"
 
     data = _data_sql("e", event_model)
     diff = "NULL"
@@ -284,7 +284,7 @@ class TopN(NamedTuple):
     params: list  # its parameters
     order_limit: str  # "ORDER BY ... LIMIT n"
     where_reads_diff: bool  # whether the WHERE clause reads pgh_diff
-    reads_context: bool  # whether the WHERE clause or the order reads pgh_context
+    reads_context: bool  # whether the WHERE clause or the order reads the context
     key_columns: tuple[str, ...]  # the chosen rows' keys, and the columns the order reads
 
     @property
@@ -457,7 +457,10 @@ class EventsCompiler(SQLCompiler):
             list(where_params),
             f"ORDER BY {ordering} LIMIT {int(query.high_mark)}",
             _references([self.where], "pgh_diff"),
-            _references([self.where, *ordered], "pgh_context"),
+            any(
+                _references([self.where, *ordered], name)
+                for name in ["pgh_context", *(f.name for f in _proxy_fields(query.model))]
+            ),
             tuple(key_columns),
         )
 

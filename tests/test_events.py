@@ -632,6 +632,16 @@ def test_middleware_events_give_the_username_and_url(requests_history):
     ]
 
 
+def test_a_page_of_middleware_events_is_chosen_by_the_contexts_user_and_url(requests_history):
+    # A sliced, ordered query chooses its rows in each table first: by the context's values
+    # when the filter or the order reads them.
+    page = MiddlewareEvents.objects.across(BookEvent).order_by("-url")[:1]
+    by_bob = MiddlewareEvents.objects.filter(user=requests_history.bob).order_by("-pgh_id")[:5]
+
+    assert [(event.pgh_label, event.url) for event in page] == [("update", "/books/1/")]
+    assert [(event.pgh_label, event.url) for event in by_bob] == [("update", "/books/1/")]
+
+
 def test_middleware_events_without_context_have_no_user_or_url(db):
     Book.objects.create(title="Dune", author=Author.objects.create(name="Ann"))
 
