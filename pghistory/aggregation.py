@@ -94,11 +94,14 @@ def _column_type(model_field: models.Field, connection) -> str:
     return target.db_type(connection)
 
 
+def _stored_fields(event_model: type[models.Model]) -> list[models.Field]:
+    """The event model's copies of the tracked fields (its columns other than pgh_*)."""
+    return [f for f in event_model._meta.concrete_fields if not f.name.startswith("pgh_")]
+
+
 def _data_sql(alias: str, event_model: type[models.Model]) -> str:
     pairs = ", ".join(
-        f"'{field.column}', {alias}.{quote(field.column)}"
-        for field in event_model._meta.concrete_fields
-        if not field.name.startswith("pgh_")
+        f"'{field.column}', {alias}.{quote(field.column)}" for field in _stored_fields(event_model)
     )
     return f"jsonb_build_object({pairs})"
 
@@ -188,18 +191,28 @@ def _branch(
         # The previous event, passing over a sibling: an event of another tracker that the
         # same change wrote (same time, same values), so that both show what changed.
         previous = _data_sql("p", event_model)
+        columns = [quote(field.column) for field in _stored_fields(event_model)]
+        previous_row = ", ".join(['p."pgh_id"', *(f"p.{c}" for c in columns)])
         joins += (
-            f" LEFT JOIN LATERAL (SELECT {previous} AS data FROM {table} p"
+            f" LEFT JOIN LATERAL (SELECT {previous_row} FROM {table} p"
             ' WHERE p."pgh_obj_id" = e."pgh_obj_id" AND p."pgh_id" < e."pgh_id"'
             ' AND NOT (p."pgh_created_at" = e."pgh_created_at"'
             f' AND p."pgh_label" <> e."pgh_label" AND {previous} = {data})'
             ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
         )
+        # {column: [old, new]} of the columns whose values (as JSON, as pgh_data holds them:
+        # an SQL NULL is JSON null) differ; NULL when none does. Column by column, without
+        # building either row's JSON.
+        changed = "".join(
+            f" || CASE WHEN COALESCE(to_jsonb(prev.{c}), 'null')"
+            f" IS DISTINCT FROM COALESCE(to_jsonb(e.{c}), 'null') THEN"
+            f" jsonb_build_object({literal(field.column)},"
+            f" jsonb_build_array(to_jsonb(prev.{c}), to_jsonb(e.{c}))) ELSE '{{}}' END"
+            for field, c in zip(_stored_fields(event_model), columns, strict=True)
+        )
         diff = (
-            "CASE WHEN prev.data IS NULL THEN NULL ELSE (SELECT jsonb_object_agg("
-            "cur.key, jsonb_build_array(prev.data -> cur.key, cur.value))"
-            f" FROM jsonb_each({data}) AS cur WHERE cur.value IS DISTINCT FROM"
-            " prev.data -> cur.key) END"
+            'CASE WHEN prev."pgh_id" IS NULL THEN NULL'
+            f" ELSE NULLIF('{{}}'::JSONB{changed}, '{{}}'::JSONB) END"
         )
     obj_id = 'e."pgh_obj_id"' if has_obj else "NULL"
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
-from django.db.models import OuterRef, Q, Subquery, TextField
+from django.db import connection, models
+from django.db.models import OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Cast
 
 import pghistory
@@ -532,6 +532,16 @@ def test_event_that_changes_nothing_has_no_diff(db):
     assert list(
         Events.objects.filter(pgh_obj_id=str(row_id)).order_by("pgh_id").values_list("pgh_diff")
     ) == [(None,), (None,)]
+
+
+@pytest.mark.django_db(transaction=True)  # (two transactions: the events are not siblings)
+def test_an_sql_null_and_a_json_null_read_the_same_and_make_no_diff():
+    row = RowModel.objects.create(json_field=None, int_field=1)  # SQL NULL
+    RowModel.objects.filter(pk=row.pk).update(json_field=Value(None, models.JSONField()))
+
+    events = Events.objects.tracks(row).order_by("pgh_id")
+    assert [event.pgh_data["json_field"] for event in events] == [None, None]
+    assert [event.pgh_diff for event in events] == [None, None]
 
 
 def test_diff_compares_with_the_previous_event_of_the_same_object(db):
