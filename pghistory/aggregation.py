@@ -101,7 +101,8 @@ def _stored_fields(event_model: type[models.Model]) -> list[models.Field]:
 
 def _data_sql(alias: str, event_model: type[models.Model]) -> str:
     pairs = ", ".join(
-        f"'{field.column}', {alias}.{quote(field.column)}" for field in _stored_fields(event_model)
+        f"{literal(field.column)}, {alias}.{quote(field.column)}"
+        for field in _stored_fields(event_model)
     )
     return f"jsonb_build_object({pairs})"
 

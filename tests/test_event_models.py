@@ -3,6 +3,7 @@ the settings that shape them, and the events of models with relations, inheritan
 generated columns and append-only history."""
 
 import decimal
+import json
 
 import pgtrigger
 import pytest
@@ -13,6 +14,7 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 import pghistory
+from pghistory.aggregation import _data_sql
 from pghistory.models import Context
 from tests.testapp import models as testapp_models
 from tests.testapp.models import (
@@ -741,3 +743,19 @@ def test_an_explicit_level_wins_over_the_level_setting(scratch_apps):
     (trigger,) = gadget._meta.triggers
     assert trigger.level == pgtrigger.Row
     assert "FOR EACH ROW" in trigger.compile(gadget).install_sql
+
+
+@pytest.mark.django_db
+def test_a_column_name_with_a_quote_is_a_key_of_the_stored_data(scratch_apps):
+    class Odd(models.Model):
+        size = models.IntegerField(db_column="it's")
+
+        class Meta:
+            app_label = "testapp"
+
+    event_model = pghistory.create_event_model(Odd, pghistory.InsertEvent())
+    with connection.cursor() as cursor:
+        cursor.execute(f"""SELECT {_data_sql("e", event_model)} FROM (SELECT 1 AS id, 7 AS "it's") e""")
+        (data,) = cursor.fetchone()
+
+    assert (json.loads(data) if isinstance(data, str) else data) == {"id": 1, "it's": 7}
