@@ -755,7 +755,9 @@ def test_a_column_name_with_a_quote_is_a_key_of_the_stored_data(scratch_apps):
 
     event_model = pghistory.create_event_model(Odd, pghistory.InsertEvent())
     with connection.cursor() as cursor:
-        cursor.execute(f"""SELECT {_data_sql("e", event_model)} FROM (SELECT 1 AS id, 7 AS "it's") e""")
+        cursor.execute(
+            f"""SELECT {_data_sql("e", event_model)} FROM (SELECT 1 AS id, 7 AS "it's") e"""
+        )
         (data,) = cursor.fetchone()
 
     assert (json.loads(data) if isinstance(data, str) else data) == {"id": 1, "it's": 7}
