@@ -242,6 +242,11 @@ DEFAULT_REDACT = {"auth.User": ["password"]}
 REDACTED = "[redacted]"
 
 
+def redact(value: Any) -> Any:
+    """A redacted field's value as shown: `REDACTED`, or None for no value."""
+    return None if value is None else REDACTED
+
+
 @functools.cache
 def redacted_columns(model: type[models.Model] | None) -> frozenset[str]:
     """The columns of `model` whose values are redacted: the fields named for it, or for a

@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import decimal
 import difflib
+import functools
 import json
 import re
 from collections import defaultdict
@@ -22,7 +23,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from pghistory.config import REDACTED, redacted_columns
+from pghistory.config import redact, redacted_columns
 from pghistory_admin import loading
 from pghistory_admin.conf import history_database
 
@@ -112,11 +113,25 @@ class FieldDiff:
         ]
 
 
+@functools.cache
 def fields_by_column(model: type[models.Model] | None) -> dict[str, models.Field]:
-    """The concrete fields of a tracked model, by column name (the keys of stored data)."""
+    """The concrete fields of a tracked model, by column name (the keys of stored data), in
+    the model's order. Worked out once per model: callers only read it."""
     if model is None:
         return {}
     return {field.column: field for field in model._meta.concrete_fields}
+
+
+@functools.cache
+def _positions(model: type[models.Model] | None) -> dict[str, int]:
+    return {column: position for position, column in enumerate(fields_by_column(model))}
+
+
+def in_field_order(model: type[models.Model] | None, columns) -> list[str]:
+    """`columns` (keys of stored data) in `model`'s field order, then the columns it no
+    longer has, by name."""
+    positions = _positions(model)
+    return sorted(columns, key=lambda column: (positions.get(column, len(positions)), column))
 
 
 def compare(
@@ -130,10 +145,7 @@ def compare(
     in the model's field order; with `only_changed`, just the fields that differ."""
     before, after = before or {}, after or {}
     by_column = fields_by_column(model)
-    order = {column: position for position, column in enumerate(by_column)}
-    columns = sorted(
-        set(before) | set(after), key=lambda column: (order.get(column, len(order)), column)
-    )
+    columns = in_field_order(model, set(before) | set(after))
     hidden = redacted_columns(model)
     diffs = []
     for column in columns:
@@ -149,8 +161,7 @@ def compare(
         if column in hidden:
             # That it changed shows; what it was and became does not.
             diff.redacted_change = old != new
-            diff.old = None if old is None else REDACTED
-            diff.new = None if new is None else REDACTED
+            diff.old, diff.new = redact(old), redact(new)
         diffs.append(diff)
     return diffs
 

@@ -18,9 +18,9 @@ from django.db.models.sql.constants import MULTI
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from pghistory.config import REDACTED, redacted_columns
+from pghistory.config import redact, redacted_columns
 from pghistory_admin import pagination
-from pghistory_admin.diffs import fields_by_column
+from pghistory_admin.diffs import fields_by_column, in_field_order
 from pghistory_admin.rows import KNOWN_NAMES, EventRow, load_names, tracked_model
 
 COLUMNS = [
@@ -108,7 +108,7 @@ class _Records:
         self.users: dict = {}  # the metadata's user value: the user's key
         self.objects: dict = {}  # (tracked model label, object id): its name
         self.known: dict = {}  # load_names' own memory
-        self.fields: dict = {}  # tracked model label: (model, {column: (position, name)})
+        self.models: dict = {}  # tracked model label: the model (None if gone)
 
     def of(self, chunk: list[tuple]) -> list[dict]:
         self.metadata.clear()  # (a context's events are close together in time)
@@ -148,7 +148,7 @@ class _Records:
                     slug="",
                     created_at=row[_AT["pgh_created_at"]],
                     label=row[_AT["pgh_label"]],
-                    model=self._model(row[_AT["pgh_obj_model"]])[0],
+                    model=self._model(row[_AT["pgh_obj_model"]]),
                     model_label=row[_AT["pgh_obj_model"]],
                     object_id=row[_AT["pgh_obj_id"]],
                     changes=[],
@@ -168,30 +168,22 @@ class _Records:
                 gone[id(row)] = event.object_name
         return gone
 
-    def _model(self, label: str) -> tuple:
-        """The tracked model of `label` (None if gone), and its columns' (position, name)."""
-        found = self.fields.get(label)
-        if found is None:
-            model = tracked_model(label)
-            by_column = fields_by_column(model)
-            found = self.fields[label] = (
-                model,
-                {column: (n, field.name) for n, (column, field) in enumerate(by_column.items())},
-            )
-        return found
+    def _model(self, label: str):
+        """The tracked model of `label` (None if gone)."""
+        if label not in self.models:
+            self.models[label] = tracked_model(label)
+        return self.models[label]
 
     def _record(self, row: tuple, gone: dict[int, str]) -> dict:
         label = row[_AT["pgh_obj_model"]]
         object_id = row[_AT["pgh_obj_id"]]
         metadata = self._context(row)
-        model, columns = self._model(label)
+        model = self._model(label)
         changes = json.loads(row[_AT["pgh_diff"]] or "{}")
         hidden = redacted_columns(model)
-        # The model's field order; then columns it no longer has, by name.
-        order = sorted(
-            changes, key=lambda c: (columns[c][0], c) if c in columns else (len(columns), c)
-        )
-        names = [columns[c][1] if c in columns else c for c in order]
+        by_column = fields_by_column(model)
+        order = in_field_order(model, changes)
+        names = [by_column[c].name if c in by_column else c for c in order]
         url = metadata.get("url")
         context_id = row[_AT["pgh_context_id"]]
         user = metadata.get("user")
@@ -206,16 +198,12 @@ class _Records:
             else self.objects.get((label, object_id), ""),
             "changed_fields": names,
             "diff": {
-                name: [_hidden(old) for old in changes[c]] if c in hidden else changes[c]
+                name: [redact(value) for value in changes[c]] if c in hidden else changes[c]
                 for name, c in zip(names, order, strict=True)
             },
             "url": url if isinstance(url, str) else "",
             "context_id": str(context_id) if context_id else "",
         }
-
-
-def _hidden(value):
-    return None if value is None else REDACTED
 
 
 def _user_key(value):

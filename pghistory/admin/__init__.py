@@ -58,10 +58,6 @@ class EventModelFilter(admin.SimpleListFilter):
         return queryset.across(self.value()) if self.value() else queryset
 
 
-def _hidden(value):
-    return None if value is None else config.REDACTED
-
-
 def _tracked_model(event):
     """The tracked model of an event, or of an `Events` row (None if it is gone)."""
     tracked = getattr(event, "pgh_tracked_model", None)
@@ -120,7 +116,9 @@ class BaseEventAdmin(admin.ModelAdmin):
             return None
         tracked = getattr(self.model, "pgh_tracked_model", None)
         if name in ("pgh_data", "pgh_diff"):  # {column: value} or {column: [old, new]}
-            hide = _hidden if name == "pgh_data" else (lambda pair: [_hidden(v) for v in pair])
+            hide = (
+                config.redact if name == "pgh_data" else (lambda p: [config.redact(v) for v in p])
+            )
 
             def value(event):
                 stored = getattr(event, name)
@@ -132,7 +130,7 @@ class BaseEventAdmin(admin.ModelAdmin):
         elif tracked is not None and name in _redacted_names(tracked):
 
             def value(event):
-                return _hidden(getattr(event, field.attname))
+                return config.redact(getattr(event, field.attname))
 
         else:
             return None
