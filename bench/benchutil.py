@@ -35,6 +35,16 @@ def database_name(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or "postgres"
 
 
+def in_own_database(url: str, suffix: str, recreate, run_child, script: str, args) -> dict:
+    """Run the measuring `script` (with `args`) in a fresh database named after the bench
+    database's with `suffix`; return its JSON results, with that database's name."""
+    own_url = with_database(url, database_name(url) + suffix)
+    recreate(own_url)
+    result = run_child(script, args, own_url)
+    result["database"] = database_name(own_url)
+    return result
+
+
 def django_database(url: str) -> dict:
     """A Django `DATABASES` entry for a postgres:// URL."""
     parts = urlsplit(url)

@@ -46,13 +46,11 @@ EVENTS_PER_OBJECT = 10
 
 def run(config, url: str, recreate, run_child, log) -> dict:
     """Measure in a fresh `<bench database>_maint` database; return the JSON results."""
-    maint_url = benchutil.with_database(url, benchutil.database_name(url) + "_maint")
-    recreate(maint_url)
     rows = QUICK_ROWS if config.quick else ROWS
     log(f"bench: maintenance commands over {rows:,} rows (one run each)")
-    result = run_child("maintenance.py", ["--rows", str(rows)], maint_url)
-    result["database"] = benchutil.database_name(maint_url)
-    return result
+    return benchutil.in_own_database(
+        url, "_maint", recreate, run_child, "maintenance.py", ["--rows", str(rows)]
+    )
 
 
 def markdown(results: dict) -> str:

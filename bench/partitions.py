@@ -43,14 +43,10 @@ SIDES = ("plain", "partitioned")
 
 def run(config, url: str, recreate, run_child, log) -> dict:
     """Measure in a fresh `<bench database>_parts` database; return the JSON results."""
-    parts_url = benchutil.with_database(url, benchutil.database_name(url) + "_parts")
-    recreate(parts_url)
     events = QUICK_EVENTS if config.quick else EVENTS
     log(f"bench: partitioned vs plain event table, {events:,} events each")
     args = ["--events", str(events), "--repeat", str(config.repeat)]
-    result = run_child("partitions.py", args, parts_url)
-    result["database"] = benchutil.database_name(parts_url)
-    return result
+    return benchutil.in_own_database(url, "_parts", recreate, run_child, "partitions.py", args)
 
 
 def markdown(results: dict) -> str:
