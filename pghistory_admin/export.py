@@ -98,8 +98,8 @@ def _chunks(queryset, sort: str) -> Iterator[list[dict]]:
 
 class _Records:
     """Turns an export's rows into records, remembering across chunks what it has read: the
-    contexts' metadata, the users' keys, existing objects' names, and each tracked model's
-    fields. Only the rows that name a user or an object not seen yet go through
+    contexts' metadata, the users' keys, existing objects' names, and the tracked models.
+    Only the rows that name a user or an object not seen yet go through
     `rows.load_names` (the pages' way of naming them); a deleted object is named from each
     of its events, as pages do."""
 
