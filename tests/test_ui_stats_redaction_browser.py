@@ -1,6 +1,6 @@
 """In a real browser (Chromium through Playwright): the statistics page as a superuser sees
-it, and a redacted field on an event's page and in the events table. Screenshots go to
-test-artifacts/."""
+it, and a redacted field on an event's page and in the events table, of the history UI and
+of the django-pghistory-compatible events admin. Screenshots go to test-artifacts/."""
 
 from decimal import Decimal
 
@@ -76,5 +76,27 @@ def test_a_redacted_field_shows_that_it_changed_and_never_its_values(
     changed = page.locator("table.pgh-diff tbody tr", has_text="City")
     assert changed.locator("th, td").all_inner_texts() == ["City", "[redacted]", "[redacted]"]
     for url in ("/history/?model=shop.customer", f"/history/event/{update.pgh_slug}/"):
+        page.goto(f"{live_server.url}{url}")
+        assert "Secretside" not in page.content() and "Hideaway" not in page.content()
+
+
+def test_the_compatible_events_admin_shows_a_redacted_field_as_redacted(
+    page, live_server, shop, settings
+):
+    settings.PGHISTORY_ADMIN_REDACT = {"shop.Customer": ["city"]}
+    update = Events.objects.tracks(shop["ada"]).get(pgh_label="update")
+    sign_in(page, live_server, "root")
+
+    page.goto(f"{live_server.url}/admin/pghistory/events/?pgh_obj_model=shop.Customer")
+    diffs = page.locator("#result_list tbody td.field-pgh_diff").all_inner_texts()
+    assert diffs == ['{"city": ["[redacted]", "[redacted]"]}', "-"]
+    page.goto(f"{live_server.url}/admin/pghistory/events/{update.pgh_slug}/change/")
+    data = page.locator(".form-row.field-pgh_data .readonly").inner_text()
+    assert '"city": "[redacted]"' in data and '"name": "Ada"' in data
+    page.screenshot(path=ARTIFACTS / "compatible-admin-redacted.png", full_page=True)
+    for url in (
+        "/admin/pghistory/events/?pgh_obj_model=shop.Customer",
+        f"/admin/pghistory/events/{update.pgh_slug}/change/",
+    ):
         page.goto(f"{live_server.url}{url}")
         assert "Secretside" not in page.content() and "Hideaway" not in page.content()
