@@ -9,6 +9,7 @@ indexes serve the query and branches that cannot match are left out entirely. Ot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -105,6 +106,28 @@ def _data_sql(alias: str, event_model: type[models.Model]) -> str:
         for field in _stored_fields(event_model)
     )
     return f"jsonb_build_object({pairs})"
+
+
+#: Column types whose own equality is the equality of their JSON (`to_jsonb`) values, and
+#: never a JSON null: such columns are compared as they are, which is cheaper.
+_PLAIN_TYPE = re.compile(
+    r"(smallint|integer|bigint|boolean|text|uuid|date|double precision|real"
+    r"|timestamp with time zone|varchar(\(\d+\))?|numeric(\(\d+, ?\d+\))?)",
+)
+
+
+def _differs(field: models.Field, column: str, connection) -> str:
+    """SQL that is true when the previous event's value of `column` is not the event's own,
+    as JSON (an SQL NULL reads as JSON null)."""
+    target = field.target_field if field.is_relation else field
+    if getattr(target, "db_collation", None) is None and _PLAIN_TYPE.fullmatch(
+        _column_type(field, connection) or ""
+    ):
+        return f"prev.{column} IS DISTINCT FROM e.{column}"
+    return (
+        f"COALESCE(to_jsonb(prev.{column}), 'null')"
+        f" IS DISTINCT FROM COALESCE(to_jsonb(e.{column}), 'null')"
+    )
 
 
 def _object_filter(
@@ -205,8 +228,7 @@ def _branch(
         # an SQL NULL is JSON null) differ; NULL when none does. Column by column, without
         # building either row's JSON.
         changed = "".join(
-            f" || CASE WHEN COALESCE(to_jsonb(prev.{c}), 'null')"
-            f" IS DISTINCT FROM COALESCE(to_jsonb(e.{c}), 'null') THEN"
+            f" || CASE WHEN {_differs(field, c, connection)} THEN"
             f" jsonb_build_object({literal(field.column)},"
             f" jsonb_build_array(to_jsonb(prev.{c}), to_jsonb(e.{c}))) ELSE '{{}}' END"
             for field, c in zip(_stored_fields(event_model), columns, strict=True)

@@ -518,6 +518,23 @@ def test_diff_of_each_field_type(db, field, old, new, diff):
     ]
 
 
+def test_values_equal_in_sql_but_written_differently_are_a_change(db):
+    # An interval of 1 day equals one of 24 hours in SQL, but they read differently: the diff
+    # shows what was stored.
+    row = RowModel.objects.create(duration_field=dt.timedelta(days=1), int_field=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {RowModel._meta.db_table}"
+            " SET duration_field = interval '24 hours', int_field = 2 WHERE id = %s",
+            [row.pk],
+        )
+
+    assert list(Events.objects.tracks(row).order_by("pgh_id").values_list("pgh_diff")) == [
+        (None,),
+        ({"duration_field": ["1 day", "24:00:00"], "int_field": [1, 2]},),
+    ]
+
+
 def test_first_event_of_an_object_has_no_diff(db):
     row = RowModel.objects.create(int_field=1)
 
