@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 
 from django.db.models.sql.constants import MULTI
@@ -19,6 +20,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from pghistory.config import redact, redacted_columns
+from pghistory.models import Events
 from pghistory_admin import pagination
 from pghistory_admin.diffs import fields_by_column, in_field_order
 from pghistory_admin.rows import KNOWN_NAMES, EventRow, load_names, tracked_model
@@ -48,16 +50,22 @@ def spreadsheet_safe(text: str) -> str:
     return text
 
 
-def _csv_cells(values: dict) -> list[str]:
-    cells = []
-    for name in COLUMNS:
-        value = values[name]
-        if name == "changed_fields":
-            value = ", ".join(value)
-        elif name == "diff":
-            value = json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
-        cells.append(spreadsheet_safe(str(value)))
-    return cells
+def _csv_cells(record: tuple) -> list[str]:
+    """A record's CSV cells. The time, the model label, the diff (a JSON object) and the
+    context id cannot start a formula; the other cells are made spreadsheet-safe."""
+    time, user, label, model, object_id, name, changed, diff, url, context_id = record
+    return [
+        time,
+        spreadsheet_safe(user),
+        spreadsheet_safe(label),
+        model,
+        spreadsheet_safe(object_id),
+        spreadsheet_safe(name),
+        spreadsheet_safe(", ".join(changed)),
+        json.dumps(diff, ensure_ascii=False, sort_keys=True) if diff else "",
+        spreadsheet_safe(url),
+        context_id,
+    ]
 
 
 #: The `Events` columns an export reads, in this order.
@@ -71,7 +79,6 @@ _READ = [
     "pgh_diff",
     "pgh_context_id",
     "pgh_context",
-    "pgh_data",
 ]
 _AT = {name: position for position, name in enumerate(_READ)}
 
@@ -83,9 +90,9 @@ def _driver_rows(queryset) -> list[tuple]:
     return [row for block in compiler.execute_sql(MULTI) for row in block]
 
 
-def _chunks(queryset, sort: str) -> Iterator[list[dict]]:
-    """The export's records (one dict of `COLUMNS` per event), a chunk at a time."""
-    records = _Records()
+def _chunks(queryset, sort: str) -> Iterator[list[tuple]]:
+    """The export's records (the values of `COLUMNS` of each event), a chunk at a time."""
+    records = _Records(queryset.db)
     for chunk in pagination.chunks(
         queryset.values_list(*_READ),
         sort,
@@ -103,14 +110,16 @@ class _Records:
     `rows.load_names` (the pages' way of naming them); a deleted object is named from each
     of its events, as pages do."""
 
-    def __init__(self):
+    def __init__(self, using: str):
+        self.using = using  # the database the events are read from
         self.metadata: dict = {}  # context id: metadata (of this chunk's events)
         self.users: dict = {}  # the metadata's user value: the user's key
         self.objects: dict = {}  # (tracked model label, object id): its name
         self.known: dict = {}  # load_names' own memory
         self.models: dict = {}  # tracked model label: the model (None if gone)
+        self.shapes: dict = {}  # (label, a diff's columns): see _shape()
 
-    def of(self, chunk: list[tuple]) -> list[dict]:
+    def of(self, chunk: list[tuple]) -> list[tuple]:
         self.metadata.clear()  # (a context's events are close together in time)
         for memory in (self.users, self.objects, self.known):
             if len(memory) > KNOWN_NAMES:
@@ -152,13 +161,24 @@ class _Records:
                     model_label=row[_AT["pgh_obj_model"]],
                     object_id=row[_AT["pgh_obj_id"]],
                     changes=[],
-                    data=json.loads(row[_AT["pgh_data"]] or "{}"),
+                    data={},
                     context_id=row[_AT["pgh_context_id"]],
                     metadata=metadata,
                     user_id=metadata.get("user"),
                 )
             )
         load_names(named, self.known)
+        # A deleted object is named from what its event stored, read only for those events.
+        deleted = [
+            (row, event)
+            for row, event in zip(pending, named, strict=True)
+            if event.object_lookup is not None and not event.object_exists
+        ]
+        if deleted:
+            stored = _stored_data([row for row, _ in deleted], self.using)
+            for row, event in deleted:
+                event.data = stored[row[_AT["pgh_model"]], row[_AT["pgh_id"]]]
+            load_names([event for _, event in deleted], self.known)
         gone = {}
         for row, event in zip(pending, named, strict=True):
             self.users[_user_key(event.user_id)] = event.user_key or ""
@@ -174,36 +194,62 @@ class _Records:
             self.models[label] = tracked_model(label)
         return self.models[label]
 
-    def _record(self, row: tuple, gone: dict[int, str]) -> dict:
-        label = row[_AT["pgh_obj_model"]]
-        object_id = row[_AT["pgh_obj_id"]]
+    def _record(self, row: tuple, gone: dict[int, str]) -> tuple:
+        """The row's values of `COLUMNS`, in that order."""
+        created_at, _, _, label, object_id, event_label, diff, context_id, _ = row
         metadata = self._context(row)
-        model = self._model(label)
-        changes = json.loads(row[_AT["pgh_diff"]] or "{}")
-        hidden = redacted_columns(model)
-        by_column = fields_by_column(model)
-        order = in_field_order(model, changes)
-        names = [by_column[c].name if c in by_column else c for c in order]
-        url = metadata.get("url")
-        context_id = row[_AT["pgh_context_id"]]
-        user = metadata.get("user")
-        return {
-            "time": row[_AT["pgh_created_at"]].isoformat(),
-            "user": "" if user is None else self.users[_user_key(user)],
-            "label": row[_AT["pgh_label"]],
-            "model": label,
-            "object_id": object_id or "",
-            "object": gone[id(row)]
-            if id(row) in gone
-            else self.objects.get((label, object_id), ""),
-            "changed_fields": names,
-            "diff": {
-                name: [redact(value) for value in changes[c]] if c in hidden else changes[c]
-                for name, c in zip(names, order, strict=True)
+        user, url = metadata.get("user"), metadata.get("url")
+        changes = json.loads(diff) if diff else None
+        names, shown = self._shape(label, changes) if changes else ((), ())
+        return (
+            created_at.isoformat(),
+            "" if user is None else self.users[_user_key(user)],
+            event_label,
+            label,
+            object_id or "",
+            gone[id(row)] if id(row) in gone else self.objects.get((label, object_id), ""),
+            names,
+            {
+                name: [redact(value) for value in changes[column]] if hidden else changes[column]
+                for name, column, hidden in shown
             },
-            "url": url if isinstance(url, str) else "",
-            "context_id": str(context_id) if context_id else "",
-        }
+            url if isinstance(url, str) else "",
+            str(context_id) if context_id else "",
+        )
+
+    def _shape(self, label: str, changes: dict) -> tuple[list[str], list[tuple]]:
+        """(changed field names, (name, column, redacted?) of each) of a diff with these
+        columns: in the model's field order, then the columns it no longer has, by name."""
+        key = (label, tuple(changes))
+        shape = self.shapes.get(key)
+        if shape is None:
+            model = self._model(label)
+            by_column, hidden = fields_by_column(model), redacted_columns(model)
+            order = in_field_order(model, changes)
+            names = [by_column[c].name if c in by_column else c for c in order]
+            shape = names, [(n, c, c in hidden) for n, c in zip(names, order, strict=True)]
+            if len(self.shapes) > KNOWN_NAMES:
+                self.shapes.clear()
+            self.shapes[key] = shape
+        return shape
+
+
+def _stored_data(rows: list[tuple], using: str) -> dict[tuple[str, int], dict]:
+    """The `pgh_data` of these rows' events, by (event model label, pgh_id): one query per
+    event model."""
+    ids = defaultdict(set)
+    for row in rows:
+        ids[row[_AT["pgh_model"]]].add(row[_AT["pgh_id"]])
+    stored = {}
+    for label, pgh_ids in ids.items():
+        events = (
+            Events.objects.using(using)
+            .across(label)
+            .filter(pgh_id__in=pgh_ids)
+            .values_list("pgh_id", "pgh_data")
+        )
+        stored.update(((label, pgh_id), data or {}) for pgh_id, data in events)
+    return stored
 
 
 def _user_key(value):
@@ -228,7 +274,10 @@ def csv_lines(queryset, sort: str) -> Iterable[str]:
 def jsonl_lines(queryset, sort: str) -> Iterable[str]:
     """One JSON object per event and line, in the order of `sort`."""
     for records in _chunks(queryset, sort):
-        yield "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+        yield "".join(
+            json.dumps(dict(zip(COLUMNS, record, strict=True)), ensure_ascii=False) + "\n"
+            for record in records
+        )
 
 
 FORMATS = {
