@@ -11,6 +11,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   export   the CSV export of up to 1,000,000 events: rows/s, peak memory, where time goes
   maintenance  backfill and prune throughput over 1,000,000 rows (bench/maintenance.py)
   partitions   the browser's pages on a partitioned vs a plain event table (bench/partitions.py)
+  floors   what a bulk delete or update costs at the least with a copy of its rows in a table
+           with or without event indexes, in plain SQL (bench/floors.py)
 
 Prints the results as a markdown table and writes them to bench/results/latest.md and
 bench/results/latest.json. See bench/README.md.
@@ -31,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import benchutil
+import floors
 import maintenance
 import partitions
 import report
@@ -41,7 +44,7 @@ from benchutil import log
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions")
+PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions", "floors")
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
 UPSTREAM_MAX_ROWS = 100_000
 UPSTREAM_TIMEOUT_S = 120
@@ -126,7 +129,7 @@ def main(argv=None) -> int:
         }
     }
 
-    if set(parts) - {"maintenance", "partitions"}:  # (they have databases of their own)
+    if set(parts) - {"maintenance", "partitions", "floors"}:  # (databases of their own)
         recreate(url)
     if "writes" in parts:
         recreate(upstream_url)
@@ -140,11 +143,13 @@ def main(argv=None) -> int:
         results["maintenance"] = maintenance.run(config, url, recreate, run_child, log)
     if "partitions" in parts:
         results["partitions"] = partitions.run(config, url, recreate, run_child, log)
+    if "floors" in parts:
+        results["floors"] = floors.run(config, url, recreate, run_child, log)
 
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["checks"] = report.checks(results)
-    markdown = (
-        report.markdown(results) + maintenance.markdown(results) + partitions.markdown(results)
+    markdown = "".join(
+        part.markdown(results) for part in (report, maintenance, partitions, floors)
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

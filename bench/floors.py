@@ -1,0 +1,163 @@
+"""What a bulk write's history costs at the least, whatever writes it: the write itself, plus
+one `INSERT ... SELECT` of the rows into a copy table, for copies with and without the indexes
+an event table needs.
+
+`run.py --only floors` (and the full run) calls `run()`, which recreates a database of its own
+(the bench database's name + `_floors`) and runs this file in a subprocess, in plain SQL
+(no Django, no trigger):
+
+    python bench/floors.py --rows N --repeat R --out FILE
+
+The table has the write benchmark's shape (six columns and the primary key). Each
+measurement refills it with N rows, checkpoints, then times the statements and their commit:
+
+  delete / update       the untracked statement alone
+  + copy, primary key only   and the copy into a table with a primary key only (for the
+                        delete, the issue's floor)
+  + 3.9's indexes       ... into a table with django-pghistory 3.9's event indexes (pgh_id,
+                        pgh_obj_id, pgh_context_id)
+  + our indexes         ... into a table with our event indexes (pgh_id, (pgh_obj_id, pgh_id)
+                        INCLUDE (pgh_created_at), (pgh_created_at, pgh_id), pgh_context_id)
+
+So the report shows how much of a tracked bulk write's cost is the indexes the history's
+pages read through, which no trigger design avoids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import benchutil
+from benchutil import Stopwatch, log, median
+
+ROWS = 100_000
+QUICK_ROWS = 10_000
+
+_COLUMNS = "number, text, amount, flag, moment, account_id"
+_TABLES = [
+    "CREATE TABLE rows (id bigserial PRIMARY KEY, number integer, text text,"
+    " amount numeric(12, 2), flag boolean, moment timestamptz, account_id bigint)",
+    "CREATE INDEX ON rows (account_id)",
+    *(
+        f"CREATE TABLE {copy} (pgh_id bigserial PRIMARY KEY, pgh_created_at timestamptz,"
+        " pgh_label text, pgh_obj_id bigint, pgh_context_id uuid, number integer, text text,"
+        " amount numeric(12, 2), flag boolean, moment timestamptz, account_id bigint)"
+        for copy in ("bare", "upstream", "ours")
+    ),
+    "CREATE INDEX ON upstream (pgh_obj_id)",
+    "CREATE INDEX ON upstream (pgh_context_id)",
+    "CREATE INDEX ON ours (pgh_obj_id, pgh_id) INCLUDE (pgh_created_at)",
+    "CREATE INDEX ON ours (pgh_created_at, pgh_id)",
+    "CREATE INDEX ON ours (pgh_context_id)",
+]
+_WRITES = {
+    "delete": "DELETE FROM rows",
+    "update": "UPDATE rows SET number = number + 1",
+}
+#: (name, copy table or None) of each measurement, in the report's order.
+_SETTINGS = [
+    ("alone", None),
+    ("+ copy, primary key only", "bare"),
+    ("+ copy with 3.9's event indexes", "upstream"),
+    ("+ copy with our event indexes", "ours"),
+]
+
+
+# -- run.py's side (no Django here) -----------------------------------------------------------
+
+
+def run(config, url: str, recreate, run_child, log) -> dict:
+    """Measure in a fresh `<bench database>_floors` database; return the JSON results."""
+    rows = QUICK_ROWS if config.quick else ROWS
+    log(f"bench: floors of bulk writes over {rows:,} rows")
+    args = ["--rows", str(rows), "--repeat", str(config.repeat)]
+    return benchutil.in_own_database(url, "_floors", recreate, run_child, "floors.py", args)
+
+
+def markdown(results: dict) -> str:
+    """The floors section of the report ("" when the part did not run)."""
+    floors = results.get("floors")
+    if not floors:
+        return ""
+    lines = [
+        "| statement | with | seconds | ÷ alone | ÷ copy with a primary key only |",
+        "|---|---|---|---|---|",
+    ]
+    for write, measured in floors["seconds"].items():
+        alone, floor = measured["alone"], measured["+ copy, primary key only"]
+        for name, _ in _SETTINGS:
+            seconds = measured[name]
+            lines.append(
+                f"| `{_WRITES[write]}` | {name} | {seconds:.3f} | {seconds / alone:.2f}"
+                f" | {seconds / floor:.2f} |"
+            )
+    return (
+        "\n## Floors of bulk writes\n\n"
+        f"{floors['rows']:,} rows, in plain SQL in the database `{floors['database']}`, median"
+        f" of {floors['repeat']} (see `bench/floors.py`). A tracked bulk write cannot cost"
+        " less than its statement plus writing the rows into a table with the indexes its"
+        " history is read through. Targets for tracked writes: a delete within 1.3× of the"
+        " delete with a copy that has a primary key only (the floor), an update within 1.5× of"
+        " the update alone.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+# -- the measuring subprocess -----------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    import psycopg
+
+    url = os.environ["BENCH_DATABASE_URL"]
+    with psycopg.connect(**benchutil.libpq_kwargs(url), autocommit=True) as connection:
+        for statement in _TABLES:
+            connection.execute(statement)
+        samples = {write: {name: [] for name, _ in _SETTINGS} for write in _WRITES}
+        for _ in range(args.repeat):
+            for write in _WRITES:
+                for name, copy in _SETTINGS:
+                    samples[write][name].append(measure(connection, args.rows, write, copy))
+    result = {
+        "rows": args.rows,
+        "repeat": args.repeat,
+        "seconds": {
+            write: {name: median(values) for name, values in by_setting.items()}
+            for write, by_setting in samples.items()
+        },
+    }
+    Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+def measure(connection, rows: int, write: str, copy: str | None) -> float:
+    """Seconds of one `write` over `rows` fresh rows, with its copy into `copy` if given,
+    in one transaction (its commit included)."""
+    connection.execute("TRUNCATE rows, bare, upstream, ours")
+    connection.execute(
+        f"INSERT INTO rows ({_COLUMNS}) SELECT i, 'text ' || i, i * 1.5, i %% 2 = 0, now(),"
+        " i %% 100 FROM generate_series(1, %s) i",
+        [rows],
+    )
+    connection.execute("VACUUM ANALYZE rows")
+    connection.execute("CHECKPOINT")
+    returning = f" RETURNING id, {_COLUMNS}" if copy else ""
+    copying = (
+        f"INSERT INTO {copy} (pgh_created_at, pgh_label, pgh_obj_id, {_COLUMNS})"
+        f" SELECT now(), '{write}', id, {_COLUMNS} FROM written"
+    )
+    statement = f"WITH written AS ({_WRITES[write]}{returning}) {copying}" if copy else None
+    with Stopwatch() as watch, connection.transaction():
+        connection.execute(statement or _WRITES[write])
+    log(f"bench:   {write} {copy or 'alone'}: {watch.seconds:.3f} s")
+    return watch.seconds
+
+
+if __name__ == "__main__":
+    main()
