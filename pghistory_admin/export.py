@@ -14,7 +14,9 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
+from django.db import connections
 from django.db.models.sql.constants import MULTI
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -91,16 +93,38 @@ def _driver_rows(queryset) -> list[tuple]:
 
 
 def _chunks(queryset, sort: str) -> Iterator[list[tuple]]:
-    """The export's records (the values of `COLUMNS` of each event), a chunk at a time."""
+    """The export's records (the values of `COLUMNS` of each event), a chunk at a time.
+
+    Once a chunk's users and objects are named, the next chunk's query runs while this
+    chunk's records are built and written: in a thread of its own, on the same connection
+    (so in the same transaction, if one is open), which nothing else uses meanwhile."""
     records = _Records(queryset.db)
-    for chunk in pagination.chunks(
+    reader = pagination.chunks(
         queryset.values_list(*_READ),
         sort,
         CHUNK,
         read=_driver_rows,
         key=lambda row, name: row[_AT[name]],
-    ):
-        yield records.of(chunk)
+    )
+    connection = connections[queryset.db]
+    connection.inc_thread_sharing()
+    try:
+        with ThreadPoolExecutor(
+            1, initializer=_share, initargs=(queryset.db, connection)
+        ) as ahead:
+            chunk = next(reader, None)
+            while chunk is not None:
+                gone = records.learn(chunk)
+                upcoming = ahead.submit(next, reader, None)
+                yield records.build(chunk, gone)
+                chunk = upcoming.result()
+    finally:
+        connection.dec_thread_sharing()
+
+
+def _share(alias: str, connection) -> None:
+    """Make `connection` the reading thread's connection of `alias`."""
+    connections[alias] = connection
 
 
 class _Records:
@@ -119,12 +143,17 @@ class _Records:
         self.models: dict = {}  # tracked model label: the model (None if gone)
         self.shapes: dict = {}  # (label, a diff's columns): see _shape()
 
-    def of(self, chunk: list[tuple]) -> list[tuple]:
+    def learn(self, chunk: list[tuple]) -> dict[int, str]:
+        """Name the users and objects of a chunk that are not known yet (the queries);
+        returns the names of deleted objects, by row (id)."""
         self.metadata.clear()  # (a context's events are close together in time)
         for memory in (self.users, self.objects, self.known):
             if len(memory) > KNOWN_NAMES:
                 memory.clear()
-        gone = self._learn([row for row in chunk if self._unknown(row)])
+        return self._learn([row for row in chunk if self._unknown(row)])
+
+    def build(self, chunk: list[tuple], gone: dict[int, str]) -> list[tuple]:
+        """The chunk's records, once `learn` has named what they show (no query)."""
         return [self._record(row, gone) for row in chunk]
 
     def _context(self, row) -> dict:

@@ -167,6 +167,28 @@ def test_chunks_name_each_object_once_and_keep_the_browsers_order(client, root, 
     assert len([ids for ids in read_ids if str(tea.pk) in ids]) == 1
 
 
+def test_a_download_stopped_early_hands_the_connection_back_to_its_thread(
+    client, root, monkeypatch
+):
+    # The next chunk is read in a thread of its own, on the request's connection.
+    monkeypatch.setattr(export, "CHUNK", 2)
+    Product.objects.bulk_create(
+        Product(name=f"P{i}", sku=f"S{i}", price=1, category="tea") for i in range(7)
+    )
+
+    response = client.get("/history/export.csv", {"model": "shop.product"})
+    content = iter(response.streaming_content)
+    header, first_chunk = next(content), next(content)
+    shared_while_reading = connection.allow_thread_sharing
+    response.close()
+
+    assert header.decode().startswith("time,user,label,")
+    assert len(first_chunk.decode().splitlines()) == 2
+    assert shared_while_reading
+    assert not connection.allow_thread_sharing
+    assert Product.objects.count() == 7  # (the connection still works here)
+
+
 def test_export_with_a_bad_filter_is_refused_with_the_reason(client, root):
     response = client.get("/history/export.csv", {"since": "yesterday-ish"})
 
