@@ -74,6 +74,13 @@ def libpq_kwargs(url: str) -> dict:
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
+def table(headers: list[str], rows: list[list]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
 def median(values: list[float]) -> float | None:
     values = [value for value in values if value is not None]
     return statistics.median(values) if values else None

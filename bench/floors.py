@@ -82,18 +82,20 @@ def markdown(results: dict) -> str:
     floors = results.get("floors")
     if not floors:
         return ""
-    lines = [
-        "| statement | with | seconds | ÷ alone | ÷ copy with a primary key only |",
-        "|---|---|---|---|---|",
-    ]
+    rows = []
     for write, measured in floors["seconds"].items():
         alone, floor = measured["alone"], measured["+ copy, primary key only"]
-        for name, _ in _SETTINGS:
-            seconds = measured[name]
-            lines.append(
-                f"| `{_WRITES[write]}` | {name} | {seconds:.3f} | {seconds / alone:.2f}"
-                f" | {seconds / floor:.2f} |"
-            )
+        rows += [
+            [
+                f"`{_WRITES[write]}`",
+                name,
+                f"{measured[name]:.3f}",
+                f"{measured[name] / alone:.2f}",
+                f"{measured[name] / floor:.2f}",
+            ]
+            for name, _ in _SETTINGS
+        ]
+    headers = ["statement", "with", "seconds", "÷ alone", "÷ copy with a primary key only"]
     return (
         "\n## Floors of bulk writes\n\n"
         f"{floors['rows']:,} rows, in plain SQL in the database `{floors['database']}`, median"
@@ -101,7 +103,7 @@ def markdown(results: dict) -> str:
         " less than its statement plus writing the rows into a table with the indexes its"
         " history is read through. Targets for tracked writes: a delete within 1.3× of the"
         " delete with a copy that has a primary key only (the floor), an update within 1.5× of"
-        " the update alone.\n\n" + "\n".join(lines) + "\n"
+        " the update alone.\n\n" + benchutil.table(headers, rows)
     )
 
 

@@ -68,13 +68,12 @@ def markdown(results: dict) -> str:
         ]
         for step in maintenance["steps"]
     ]
-    lines = ["| command | what | rows | seconds | rows/s |", "|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return (
         "\n## Maintenance commands\n\n"
         f"Over {maintenance['rows']:,} rows of `benchapp.TrackedRow`, in the database"
         f" `{maintenance['database']}`; one run each, through `call_command` (see"
-        " `bench/maintenance.py`).\n\n" + "\n".join(lines) + "\n"
+        " `bench/maintenance.py`).\n\n"
+        + benchutil.table(["command", "what", "rows", "seconds", "rows/s"], rows)
     )
 
 

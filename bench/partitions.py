@@ -54,25 +54,24 @@ def markdown(results: dict) -> str:
     measured = results.get("partitions")
     if not measured:
         return ""
-    lines = [
-        "| page | plain | partitioned | partitioned ÷ plain | queries |",
-        "|---|---|---|---|---|",
+    pages = [
+        [
+            page["name"],
+            f"{page['plain']['median_ms']:.1f} ms",
+            f"{page['partitioned']['median_ms']:.1f} ms",
+            f"{page['partitioned']['median_ms'] / page['plain']['median_ms']:.2f}",
+            f"{page['plain']['queries']} / {page['partitioned']['queries']}",
+        ]
+        for page in measured["pages"]
     ]
-    for page in measured["pages"]:
-        plain, partitioned = page["plain"], page["partitioned"]
-        lines.append(
-            f"| {page['name']} | {plain['median_ms']:.1f} ms | {partitioned['median_ms']:.1f} ms"
-            f" | {partitioned['median_ms'] / plain['median_ms']:.2f}"
-            f" | {plain['queries']} / {partitioned['queries']} |"
-        )
     removal = measured["removal"]
-    lines += [
-        "",
-        "| removing the oldest month | events | seconds |",
-        "|---|---|---|",
-        f"| `pghistory_prune` (plain table) | {removal['events']:,} | {removal['prune_s']:.3f} |",
-        f"| `pghistory_partitions --drop-older-than` (partitioned) | {removal['events']:,} |"
-        f" {removal['drop_s']:.3f} |",
+    removals = [
+        ["`pghistory_prune` (plain table)", f"{removal['events']:,}", f"{removal['prune_s']:.3f}"],
+        [
+            "`pghistory_partitions --drop-older-than` (partitioned)",
+            f"{removal['events']:,}",
+            f"{removal['drop_s']:.3f}",
+        ],
     ]
     return (
         "\n## Partitioned event tables\n\n"
@@ -80,7 +79,12 @@ def markdown(results: dict) -> str:
         f" database `{measured['database']}`: a plain one and one partitioned by month"
         f" ({measured['partitions']} partitions and a DEFAULT one; converted in"
         f" {measured['convert_s']:.1f} s). Server time of each page, median of"
-        f" {measured['repeat']} (see `bench/partitions.py`).\n\n" + "\n".join(lines) + "\n"
+        f" {measured['repeat']} (see `bench/partitions.py`).\n\n"
+        + benchutil.table(
+            ["page", "plain", "partitioned", "partitioned ÷ plain", "queries"], pages
+        )
+        + "\n"
+        + benchutil.table(["removing the oldest month", "events", "seconds"], removals)
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from benchutil import table
+
 OPERATION_NAMES = {
     "create": "create",
     "save": "save",
@@ -33,12 +35,6 @@ def fmt(value, digits: int = 2, suffix: str = "") -> str:
     if value is None:
         return "–"
     return f"{value:,.{digits}f}{suffix}"
-
-
-def table(headers: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 # -- writes -----------------------------------------------------------------------------------
