@@ -196,18 +196,16 @@ class _Records:
                     user_id=metadata.get("user"),
                 )
             )
-        load_names(named, self.known)
         # A deleted object is named from what its event stored, read only for those events.
-        deleted = [
-            (row, event)
-            for row, event in zip(pending, named, strict=True)
-            if event.object_lookup is not None and not event.object_exists
-        ]
-        if deleted:
-            stored = _stored_data([row for row, _ in deleted], self.using)
-            for row, event in deleted:
+        row_of = {id(event): row for row, event in zip(pending, named, strict=True)}
+
+        def read_data(events: list[EventRow]) -> None:
+            rows = [row_of[id(event)] for event in events]
+            stored = _stored_data(rows, self.using)
+            for row, event in zip(rows, events, strict=True):
                 event.data = stored[row[_AT["pgh_model"]], row[_AT["pgh_id"]]]
-            load_names([event for _, event in deleted], self.known)
+
+        load_names(named, self.known, read_data)
         gone = {}
         for row, event in zip(pending, named, strict=True):
             self.users[_user_key(event.user_id)] = event.user_key or ""

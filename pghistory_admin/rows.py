@@ -11,7 +11,7 @@ import dataclasses
 import datetime
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,10 +160,16 @@ def event_rows(events: Iterable, known: dict | None = None) -> list[EventRow]:
     return rows
 
 
-def load_names(rows: list[EventRow], known: dict) -> None:
+def load_names(
+    rows: list[EventRow],
+    known: dict,
+    read_data: Callable[[list[EventRow]], None] | None = None,
+) -> None:
     """Load the users and objects the rows name (those not `known` yet), then what those
     objects' foreign keys and the changed foreign keys point to: two queries, however many
-    models the rows show."""
+    models the rows show. An object that is gone is named from its event's stored data;
+    `read_data(rows)`, if given, fills in `data` of just those rows first (for callers that
+    read it only when needed)."""
     user_model = get_user_model()
     user_key = (user_model, user_model._meta.pk.attname)
     if len(known) > KNOWN_NAMES:
@@ -196,7 +202,11 @@ def load_names(rows: list[EventRow], known: dict) -> None:
                 continue
             obj = found[key].get(str(row.object_lookup))
             row.object_exists = obj is not None
-            named.append((row, obj if obj is not None else _snapshot(row)))
+            named.append((row, obj))
+    gone = [row for row, obj in named if obj is None]
+    if gone and read_data is not None:
+        read_data(gone)
+    named = [(row, obj if obj is not None else _snapshot(row)) for row, obj in named]
     # What a __str__ is likely to follow, and the objects changed foreign keys point to.
     instances = list({id(obj): obj for _, obj in named}.values())
     diffs = [diff for row in rows for diff in row.changes]
