@@ -13,6 +13,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   partitions   the browser's pages on a partitioned vs a plain event table (bench/partitions.py)
   floors   what a bulk delete or update costs at the least with a copy of its rows in a table
            with or without event indexes, in plain SQL (bench/floors.py)
+  upgrade  migrating a django-pghistory 3.9.2 project with N events to this package under a
+           concurrent writer, as generated and split for no blocking (bench/upgrade.py)
 
 Prints the results as a markdown table and writes them to bench/results/latest.md and
 bench/results/latest.json. See bench/README.md.
@@ -37,6 +39,7 @@ import floors
 import maintenance
 import partitions
 import report
+import upgrade
 import upstream_env
 import writes
 from benchutil import log
@@ -44,7 +47,7 @@ from benchutil import log
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions", "floors")
+PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions", "floors", "upgrade")
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
 UPSTREAM_MAX_ROWS = 100_000
 UPSTREAM_TIMEOUT_S = 120
@@ -129,7 +132,7 @@ def main(argv=None) -> int:
         }
     }
 
-    if set(parts) - {"maintenance", "partitions", "floors"}:  # (databases of their own)
+    if set(parts) - {"maintenance", "partitions", "floors", "upgrade"}:  # (databases of their own)
         recreate(url)
     if "writes" in parts:
         recreate(upstream_url)
@@ -145,11 +148,13 @@ def main(argv=None) -> int:
         results["partitions"] = partitions.run(config, url, recreate, run_child, log)
     if "floors" in parts:
         results["floors"] = floors.run(config, url, recreate, run_child, log)
+    if "upgrade" in parts:
+        results["upgrade"] = upgrade.run(config, url, recreate, run_child, log)
 
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["checks"] = report.checks(results)
     markdown = "".join(
-        part.markdown(results) for part in (report, maintenance, partitions, floors)
+        part.markdown(results) for part in (report, maintenance, partitions, floors, upgrade)
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
