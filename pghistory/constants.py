@@ -1,22 +1,25 @@
 """Sentinels and names shared across the tracking core."""
 
+import enum
 
-class _Sentinel:
-    def __init__(self, name: str):
-        self._name = name
 
-    def __repr__(self) -> str:
-        return self._name
+class Unset(enum.Enum):
+    """The type of `UNSET`."""
 
-    def __bool__(self) -> bool:
-        return False
+    token = 0
+
+
+class Default(enum.Enum):
+    """The type of `DEFAULT`."""
+
+    token = 0
 
 
 #: An argument that was not given; the setting decides.
-UNSET = _Sentinel("UNSET")
+UNSET = Unset.token
 
 #: A field attribute that keeps the value of the tracked field.
-DEFAULT = _Sentinel("DEFAULT")
+DEFAULT = Default.token
 
 #: The trigger row that a tracker stores.
 New = "NEW"

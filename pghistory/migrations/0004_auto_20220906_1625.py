@@ -1,10 +1,6 @@
 from django.db import migrations
 
-
-def install_attach_context_func(apps, schema_editor):
-    from pghistory.models import Context
-
-    Context.install_pgh_attach_context_func(using=schema_editor.connection.alias)
+from pghistory.migrations import install_attach_context_func
 
 
 class Migration(migrations.Migration):

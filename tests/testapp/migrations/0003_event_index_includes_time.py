@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pghistory", "0007_context_user_time"),
+        ("pghistory", "0008_attach_context"),
         ("testapp", "0002_partitionedthing"),
     ]
 
