@@ -29,6 +29,7 @@ from pghistory.core import (
     DeleteEvent,
     InsertEvent,
     ManualEvent,
+    ProxyField,
     RowEvent,
     Tracker,
     UpdateEvent,
@@ -42,7 +43,7 @@ from pghistory.version import __version__
 
 def __getattr__(name):
     # These live in pghistory.models, which can be imported only once the apps are loaded.
-    if name in ("ProxyField", "Events", "MiddlewareEvents", "Context"):
+    if name in ("Events", "MiddlewareEvents", "Context"):
         from pghistory import models
 
         return getattr(models, name)
@@ -70,6 +71,7 @@ __all__ = [
     "New",
     "ObjForeignKey",
     "Old",
+    "ProxyField",
     "Q",
     "RelatedField",
     "Row",

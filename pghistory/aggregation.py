@@ -10,6 +10,7 @@ indexes serve the query and branches that cannot match are left out entirely. Ot
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -78,11 +79,11 @@ def _json_path(path: list[str]) -> str:
 
 def _proxy_sql(model_field: models.Field, context_sql: str, connection) -> str:
     """A proxy field over `pgh_context__<key>...` read from the context JSON."""
-    parts = model_field.pgh_proxy.split("__")
+    path = proxy_path(model_field)
+    parts = path.split("__")
     if parts[0] != "pgh_context" or len(parts) < 2:
         raise ValueError(
-            f'Events proxy field "{model_field.name}" must proxy "pgh_context__<key>", not'
-            f' "{model_field.pgh_proxy}".'
+            f'Proxy field "{model_field.name}" must proxy "pgh_context__<key>", not "{path}".'
         )
     if parts[1] == "metadata":
         parts = parts[1:]
@@ -145,7 +146,7 @@ def _object_filter(
         candidates = [
             f for f in candidates if f.related_model._meta.concrete_model is target_model
         ]
-        if not candidates:
+        if not candidates or not pks:
             return None
         placeholders = ", ".join(["%s"] * len(pks))
         conditions.append(
@@ -193,21 +194,8 @@ def _branch(
 
     fields = {f.name: f for f in event_model._meta.concrete_fields}
     table = quote(event_model._meta.db_table)
-    joins = ""
     has_obj = "pgh_obj" in fields
-    context_field = fields.get("pgh_context")
-    if isinstance(context_field, models.ForeignKey) and not with_context:
-        # (Even a join that the planner drops keeps the table's column in the query, which
-        # then cannot be answered from an index alone.)
-        context_sql, context_id_sql = "NULL::JSONB", 'e."pgh_context_id"'
-    elif isinstance(context_field, models.ForeignKey):
-        joins += ' LEFT JOIN "pghistory_context" c ON c."id" = e."pgh_context_id"'
-        context_sql, context_id_sql = 'c."metadata"', 'e."pgh_context_id"'
-    elif context_field is not None:
-        context_sql = 'e."pgh_context"'
-        context_id_sql = 'e."pgh_context_id"' if "pgh_context_id" in fields else "NULL"
-    else:
-        context_sql, context_id_sql = "NULL::JSONB", "NULL"
+    joins, context_sql, context_id_sql = _context_sql(event_model, "e", with_context)
 
     data = _data_sql("e", event_model)
     diff = "NULL"
@@ -268,8 +256,55 @@ def _branch(
     return f"SELECT {', '.join(select)} FROM {table} e{joins}{where}", params
 
 
+def _context_sql(
+    event_model: type[models.Model], alias: str, with_context: bool = True
+) -> tuple[str, str, str]:
+    """The join that an event table's rows (as `alias`) need to read their context, and the
+    SQL of the context's metadata and id."""
+    fields = {f.name: f for f in event_model._meta.concrete_fields}
+    context_field = fields.get("pgh_context")
+    if isinstance(context_field, models.ForeignKey) and not with_context:
+        # (Even a join that the planner drops keeps the table's column in the query, which
+        # then cannot be answered from an index alone.)
+        return "", "NULL::JSONB", f'{alias}."pgh_context_id"'
+    if isinstance(context_field, models.ForeignKey):
+        join = f' LEFT JOIN "pghistory_context" c ON c."id" = {alias}."pgh_context_id"'
+        return join, 'c."metadata"', f'{alias}."pgh_context_id"'
+    if context_field is not None:
+        context_id = f'{alias}."pgh_context_id"' if "pgh_context_id" in fields else "NULL"
+        return "", f'{alias}."pgh_context"', context_id
+    return "", "NULL::JSONB", "NULL"
+
+
+def proxy_path(field: models.Field) -> str:
+    """What a proxy field reads: its `ProxyField` path, or, for a plain field that an
+    `Events` proxy declares (django-pghistory 3.9's deprecated form), the context key of the
+    field's name."""
+    return getattr(field, "pgh_proxy", None) or f"pgh_context__{field.name}"
+
+
 def _proxy_fields(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if hasattr(f, "pgh_proxy")]
+    """The fields of a proxy that are read through a path rather than stored: its
+    `ProxyField`s, and the plain fields that an `Events` proxy declares beyond `Events`' own
+    (with a `DeprecationWarning`, as in django-pghistory 3.9)."""
+    proxied = []
+    for field in model._meta.concrete_fields:
+        if hasattr(field, "pgh_proxy"):
+            proxied.append(field)
+        elif (
+            model._meta.proxy
+            and field.model is not model._meta.concrete_model
+            and field.name not in COLUMNS
+        ):
+            warnings.warn(
+                f'Field "{field.name}" of {model._meta.label} is read from the context'
+                f' key "{field.name}": declare it as pghistory.ProxyField("pgh_context__'
+                f'{field.name}", ...) instead.',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            proxied.append(field)
+    return proxied
 
 
 def _where_hints(query: Query) -> dict[str, set]:
@@ -514,3 +549,38 @@ class EventsQuery(Query):
 
             connection = connections[using]
         return EventsCompiler(self, connection, using, elide_empty)
+
+
+class EventCompiler(SQLCompiler):
+    """Compiles queries of an event model's proxy that declares `ProxyField`s: its table is
+    read with each proxy field's column computed beside the stored ones."""
+
+    def get_from_clause(self):
+        from_clause, params = super().get_from_clause()
+        base_alias = self.query.base_table
+        base_sql, _ = self.compile(self.query.alias_map[base_alias])
+        model = self.query.model
+        joins, context_sql, _ = _context_sql(model, "e")
+        proxies = "".join(
+            f", {_proxy_sql(f, context_sql, self.connection)} AS {quote(f.column)}"
+            for f in _proxy_fields(model)
+        )
+        assert from_clause[0] == base_sql
+        from_clause[0] = (
+            f"(SELECT e.*{proxies} FROM {quote(model._meta.db_table)} e{joins})"
+            f" {self.quote_name_unless_alias(base_alias)}"
+        )
+        return from_clause, params
+
+
+class EventQuery(Query):
+    """A query over one event model; a proxy of it may declare `ProxyField`s."""
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        if not _proxy_fields(self.model):
+            return super().get_compiler(using, connection, elide_empty)
+        if connection is None:
+            from django.db import connections
+
+            connection = connections[using]
+        return EventCompiler(self, connection, using, elide_empty)

@@ -11,8 +11,8 @@ def check_pgtrigger_installed(app_configs, **kwargs):
         return []
     return [
         checks.Error(
-            '"pgtrigger" is not in INSTALLED_APPS.',
-            hint='Add "pgtrigger" to INSTALLED_APPS; pghistory installs its triggers with it.',
+            'Add "pgtrigger" to settings.INSTALLED_APPS to use django-pghistory.',
+            hint="pghistory installs its triggers with django-pgtrigger's app.",
             id="pghistory.E001",
         )
     ]

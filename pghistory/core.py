@@ -15,6 +15,7 @@ from django.db.models.signals import class_prepared
 from pgtrigger.core import _Change
 
 from pghistory import config
+from pghistory.config import RelatedField  # noqa: F401 (3.9 code imports it from here)
 from pghistory.constants import DEFAULT, UNSET, New, Old
 from pghistory.trigger import Event as EventTrigger
 from pghistory.trigger import context_expressions
@@ -54,7 +55,7 @@ class Tracker:
         event_models = dict(vars(tracked_model).get("pgh_event_models", {}))
         event_models[self.label] = event_model
         tracked_model.pgh_event_models = event_models
-        tracked_model.pgh_event_model = _SingleEventModel()
+        tracked_model.pgh_event_model = PghEventModel()
         self.setup(event_model)
 
 
@@ -153,7 +154,7 @@ def _with_tracked_fields(
     return condition
 
 
-class _SingleEventModel:
+class PghEventModel:
     """`Model.pgh_event_model`: the one event model of a tracked model."""
 
     def __get__(self, instance: models.Model | None, owner: type[models.Model]):
@@ -164,6 +165,23 @@ class _SingleEventModel:
                 ' "pgh_event_models" attribute to get an event model by label.'
             )
         return event_models.pop()
+
+
+def ProxyField(proxy: str, field: models.Field) -> models.Field:  # noqa: N802 (public API name)
+    """A field read through a relation or JSON path, such as
+    `ProxyField("pgh_context__user", models.ForeignKey(...))` on an `Events` proxy."""
+    if not isinstance(field, models.Field):
+        raise TypeError(f"ProxyField needs a Django field, not {field!r}.")
+    field.pgh_proxy = proxy
+    contribute_to_class = field.contribute_to_class
+
+    def contribute_as_private(cls, name, private_only=False):
+        # Private fields may live on proxy models and stay out of migrations; the aggregate
+        # query computes their column.
+        contribute_to_class(cls, name, private_only=True)
+
+    field.contribute_to_class = contribute_as_private
+    return field
 
 
 def _default_model_name(tracked_model: type[models.Model], fields: list[str] | None) -> str:

@@ -10,8 +10,9 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 
-from pghistory import config
-from pghistory.aggregation import EventsQuery, resolve_event_model
+from pghistory import utils
+from pghistory.aggregation import EventQuery, EventsQuery, resolve_event_model
+from pghistory.core import PghEventModel, ProxyField  # noqa: F401 (3.9 imports them from here)
 
 # Stores (or reuses) the context row of the transaction's active context and returns its id.
 # The context reaches Postgres as transaction-local settings. The last id and metadata
@@ -43,17 +44,8 @@ $$ LANGUAGE plpgsql;
 """
 
 
-class PGHistoryJSONField(models.JSONField):
-    """A JSON field that encodes with `PGHISTORY_JSON_ENCODER`."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("encoder", config.json_encoder())
-        super().__init__(*args, **kwargs)
-
-    def deconstruct(self):
-        name, path, args, kwargs = super().deconstruct()
-        kwargs.pop("encoder", None)
-        return name, path, args, kwargs
+#: The JSON field of the context and of `Events` (3.9's name for `pghistory.utils.JSONField`).
+PGHistoryJSONField = utils.JSONField
 
 
 class Context(models.Model):
@@ -84,6 +76,14 @@ class Context(models.Model):
             cursor.execute(_ATTACH_CONTEXT_SQL)
 
 
+class EventQuerySet(models.QuerySet):
+    """The queryset of event models: a proxy of one may read `ProxyField`s, such as
+    `ProxyField("pgh_context__metadata__url", models.TextField())`, like stored fields."""
+
+    def __init__(self, model=None, query=None, using=None, hints=None):
+        super().__init__(model, query or EventQuery(model), using, hints)
+
+
 class Event(models.Model):
     """The abstract base of every event model.
 
@@ -97,6 +97,8 @@ class Event(models.Model):
     #: The trackers that write this model's events, and the model they track.
     pgh_trackers = None
     pgh_tracked_model = None
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -154,23 +156,6 @@ def _insert_as_stored(obj: models.Model, using: str) -> None:
         )
 
 
-def ProxyField(proxy: str, field: models.Field) -> models.Field:  # noqa: N802 (public API name)
-    """A field read through a relation or JSON path, such as
-    `ProxyField("pgh_context__user", models.ForeignKey(...))` on an `Events` proxy."""
-    if not isinstance(field, models.Field):
-        raise TypeError(f"ProxyField needs a Django field, not {field!r}.")
-    field.pgh_proxy = proxy
-    contribute_to_class = field.contribute_to_class
-
-    def contribute_as_private(cls, name, private_only=False):
-        # Private fields may live on proxy models and stay out of migrations; the aggregate
-        # query computes their column.
-        contribute_to_class(cls, name, private_only=True)
-
-    field.contribute_to_class = contribute_as_private
-    return field
-
-
 class EventsQuerySet(models.QuerySet):
     """Narrow `Events` to event models, tracked objects or referenced objects."""
 
@@ -191,29 +176,41 @@ class EventsQuerySet(models.QuerySet):
         return self._with_scope(event_models=chosen)
 
     def _objects(self, kind: str, objs) -> EventsQuerySet:
-        if not objs:
+        if len(objs) == 1 and isinstance(objs[0], (list, tuple, models.QuerySet)):
+            objs = objs[0]  # (one list or queryset of objects, as 3.9 accepts)
+        if isinstance(objs, models.QuerySet):
+            concrete = {objs.model._meta.concrete_model}
+            pks = tuple(objs.values_list("pk", flat=True))
+        elif not objs:
             raise ValueError(f"{kind}() needs at least one object.")
-        concrete = {obj._meta.concrete_model for obj in objs}
+        else:
+            concrete = {obj._meta.concrete_model for obj in objs}
+            pks = tuple(dict.fromkeys(obj.pk for obj in objs))
         if len(concrete) > 1:
-            raise ValueError(f"All objects given to {kind}() must be of the same model.")
+            raise ValueError(f"The objects passed to {kind}() are not of the same type.")
         current = self.query.pgh_scope.objects
-        if current is not None and (current[0] != kind or current[1] not in concrete):
-            raise ValueError("Cannot mix tracks() and references(), or objects of two models.")
-        pks = tuple(dict.fromkeys(obj.pk for obj in objs))
+        if current is not None and current[0] != kind:
+            raise ValueError("Cannot use both tracks() and references().")
+        if current is not None and current[1] not in concrete:
+            raise ValueError(f"The objects passed to {kind}() are not of the same type.")
         if current is not None:
             pks = tuple(pk for pk in pks if pk in current[2])
         return self._with_scope(objects=(kind, concrete.pop(), pks))
 
-    def tracks(self, *objs: models.Model) -> EventsQuerySet:
-        """Only the events whose `pgh_obj` is one of these objects."""
+    def tracks(self, *objs) -> EventsQuerySet:
+        """Only the events whose `pgh_obj` is one of these objects (instances of one model,
+        or one list or queryset of them)."""
         return self._objects("tracks", objs)
 
-    def references(self, *objs: models.Model) -> EventsQuerySet:
-        """Only the events with a foreign key (`pgh_obj` included) to one of these objects."""
+    def references(self, *objs) -> EventsQuerySet:
+        """Only the events with a foreign key (`pgh_obj` included) to one of these objects
+        (instances of one model, or one list or queryset of them)."""
         return self._objects("references", objs)
 
 
-class _NoObjectsManager(models.Manager):
+class NoObjectsManager(models.Manager):
+    """A manager whose queryset is always empty: `Events`' default."""
+
     def get_queryset(self):
         return EventsQuerySet(self.model, using=self._db).none()
 
@@ -243,7 +240,7 @@ class Events(models.Model):
     pgh_obj_model = models.CharField(max_length=64, help_text="The object model.")
     pgh_obj_id = models.TextField(null=True, help_text="The primary key of the object.")
 
-    no_objects = _NoObjectsManager()
+    no_objects = NoObjectsManager()
     objects = models.Manager.from_queryset(EventsQuerySet)()
 
     class Meta:
@@ -253,6 +250,13 @@ class Events(models.Model):
 
     def __str__(self) -> str:
         return self.pgh_slug
+
+    @classmethod
+    def check(cls, **kwargs):
+        # A proxy may declare plain fields, which are read from the context (django-pghistory
+        # 3.9's deprecated form of ProxyField), so "proxy model contains model fields" is not
+        # an error here.
+        return [error for error in super().check(**kwargs) if error.id != "models.E017"]
 
 
 class MiddlewareEvents(Events):

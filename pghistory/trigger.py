@@ -134,8 +134,13 @@ class Event(pgtrigger.Trigger):
         # A statement-level trigger filters its transition tables in the function instead.
         return "" if self.level == pgtrigger.Statement else super().render_condition(model)
 
-    def get_func(self, model: type[models.Model]) -> str:
-        """Return the `INSERT` that stores the row, for the (possibly historical) `model`."""
+    def get_func(self, model: type[models.Model]) -> pgtrigger.Func:
+        """The `INSERT` that stores the row, for the (possibly historical) `model`, as a
+        `pgtrigger.Func` that renders to it (its braces escaped from the template)."""
+        sql = self._insert_sql(model)
+        return pgtrigger.Func(sql.replace("{", "{{").replace("}", "}}"))
+
+    def _insert_sql(self, model: type[models.Model]) -> str:
         statement = self.level == pgtrigger.Statement
         row_source = _TRANSITION_TABLES[self.row] if statement else self.row
         columns, values = _event_values(self.event_model, model, self.label, row_source)

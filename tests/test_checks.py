@@ -14,7 +14,7 @@ def test_missing_pgtrigger_app_is_reported():
         errors = check_pgtrigger_installed(None)
 
     assert [(error.id, error.level) for error in errors] == [("pghistory.E001", checks.ERROR)]
-    assert "pgtrigger" in errors[0].msg
+    assert errors[0].msg == 'Add "pgtrigger" to settings.INSTALLED_APPS to use django-pghistory.'
 
 
 def test_missing_pgtrigger_app_is_reported_by_the_check_framework():

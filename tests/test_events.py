@@ -275,6 +275,32 @@ def test_tracks_gives_the_events_of_several_objects(history):
     ]
 
 
+def test_tracks_accepts_a_queryset_of_objects(history):
+    other = Book.objects.create(title="Emma", author=history.ann)
+
+    assert _slugs(
+        Events.objects.tracks(Book.objects.filter(pk__in=[history.book.pk, other.pk]))
+    ) == [
+        history.slugs[0],
+        history.slugs[2],
+        _slug(_newest(BookEvent)),
+    ]
+
+
+def test_tracks_accepts_a_list_of_objects(history):
+    assert _slugs(Events.objects.tracks([history.book])) == [history.slugs[0], history.slugs[2]]
+
+
+def test_tracks_of_an_empty_queryset_gives_no_events(history):
+    assert _slugs(Events.objects.tracks(Book.objects.none())) == []
+
+
+def test_references_accepts_a_queryset_of_objects(history):
+    assert _slugs(Events.objects.references(Author.objects.filter(pk=history.bob.pk))) == [
+        history.slugs[2]
+    ]
+
+
 def test_tracks_accepts_a_proxy_of_the_tracked_model(history):
     loud_book = LoudBook.objects.get(pk=history.book.pk)
 
@@ -334,22 +360,26 @@ def test_across_rejects_a_model_that_is_not_an_event_model(model):
 
 
 def test_tracks_rejects_objects_of_two_models(history):
-    with pytest.raises(ValueError, match="same model"):
+    with pytest.raises(
+        ValueError, match=r"^The objects passed to tracks\(\) are not of the same type\.$"
+    ):
         Events.objects.tracks(history.book, history.ann)
 
 
 def test_references_rejects_objects_of_two_models(history):
-    with pytest.raises(ValueError, match="same model"):
-        Events.objects.references(history.book, history.ann)
+    with pytest.raises(
+        ValueError, match=r"^The objects passed to references\(\) are not of the same type\.$"
+    ):
+        Events.objects.references([history.book, history.ann])
 
 
 def test_tracks_then_references_is_rejected(history):
-    with pytest.raises(ValueError, match="Cannot mix"):
+    with pytest.raises(ValueError, match=r"^Cannot use both tracks\(\) and references\(\)\.$"):
         Events.objects.tracks(history.book).references(history.ann)
 
 
 def test_references_then_tracks_is_rejected(history):
-    with pytest.raises(ValueError, match="Cannot mix"):
+    with pytest.raises(ValueError, match=r"^Cannot use both tracks\(\) and references\(\)\.$"):
         Events.objects.references(history.ann).tracks(history.book)
 
 

@@ -277,3 +277,37 @@ class PartitionedThing(models.Model):
 
     name = models.CharField(max_length=64)
     count = models.IntegerField(default=0)
+
+
+class BookInsertEvent(Book.pgh_event_models["insert"]):
+    """A proxy of one event model that reads the middleware's context, as 3.9 allows."""
+
+    url = pghistory.ProxyField("pgh_context__metadata__url", models.TextField(null=True))
+    user = pghistory.ProxyField(
+        "pgh_context__metadata__user",
+        models.ForeignKey(User, on_delete=models.DO_NOTHING, null=True, db_constraint=False),
+    )
+
+    class Meta:
+        proxy = True
+
+
+class DenormInsertEvent(DenormContext.pgh_event_models["insert"]):
+    """The same over an event model that copies the context into its rows."""
+
+    reason = pghistory.ProxyField("pgh_context__reason", models.TextField(null=True))
+
+    class Meta:
+        proxy = True
+
+
+class ReasonEvents(pghistory.models.Events):
+    """An `Events` proxy in 3.9's deprecated form: plain fields, read from the context."""
+
+    reason = models.TextField(null=True)
+    user = models.ForeignKey(
+        User, on_delete=models.DO_NOTHING, null=True, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        proxy = True
