@@ -473,3 +473,32 @@ def create_event(obj: models.Model, *, label: str, using: str = DEFAULT_DB_ALIAS
     if context_values:
         event.refresh_from_db(using=using, fields=[*context_values])
     return event
+
+
+def event_models(
+    models: list[type[models.Model]] | None = None,
+    references_model: type[models.Model] | None = None,
+    tracks_model: type[models.Model] | None = None,
+    include_missing_pgh_obj: bool = False,
+) -> list[type[models.Model]]:
+    """The event models (all, or those of `models`) that have a foreign key to
+    `references_model` and whose `pgh_obj` is `tracks_model` (or, with
+    `include_missing_pgh_obj`, that track it, with or without `pgh_obj`)."""
+    from pghistory.aggregation import event_models as all_event_models
+    from pghistory.utils import related_model
+
+    chosen = list(models or all_event_models())
+    if references_model is not None:
+        target = references_model._meta.concrete_model
+        chosen = [
+            m for m in chosen if any(related_model(f) is target for f in m._meta.concrete_fields)
+        ]
+    if tracks_model is not None:
+        target = tracks_model._meta.concrete_model
+        chosen = [
+            m
+            for m in chosen
+            if (include_missing_pgh_obj and m.pgh_tracked_model._meta.concrete_model is target)
+            or any(f.name == "pgh_obj" and related_model(f) is target for f in m._meta.fields)
+        ]
+    return chosen

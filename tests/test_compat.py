@@ -77,6 +77,19 @@ def test_the_names_that_3_9_code_imports_resolve(module, names):
     assert [name for name in names if not hasattr(imported, name)] == []
 
 
+def test_core_event_models_narrows_to_what_references_or_tracks_a_model():
+    from pghistory.core import event_models
+    from tests.testapp.models import Author, BookTag
+
+    book_event = Book.pgh_event_models["insert"]
+    book_tag_event = BookTag.pgh_event_models["tag.add"]
+
+    assert event_models(references_model=Author) == [book_event]
+    assert event_models([book_event, book_tag_event], tracks_model=Book) == [book_event]
+    assert book_tag_event not in event_models(tracks_model=BookTag)
+    assert event_models(tracks_model=BookTag, include_missing_pgh_obj=True) == [book_tag_event]
+
+
 def test_the_sentinels_are_of_3_9s_types():
     assert isinstance(pghistory.DEFAULT, constants.Default)
     assert isinstance(constants.UNSET, constants.Unset)
