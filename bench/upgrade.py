@@ -57,6 +57,9 @@ BEFORE_S = 2.0
 AFTER_S = 1.5
 #: The load processes stop by themselves after this long, whatever happens.
 LOAD_MAX_S = 900
+#: The third measurement: path 2 again, with a read transaction on the event table open
+#: this long from the moment `migrate` starts.
+LONG_READ_S = 6.0
 #: How often the lock sampler looks (seconds).
 SAMPLE_EVERY_S = 0.025
 #: Rows of each `UPDATE` of the fill, and the fill's rounds of updates per model.
@@ -67,6 +70,14 @@ NOTE_UPDATE_ROUNDS = 9
 PATHS = {
     "default": "the generated migration, as it is",
     "non-blocking": "split: AddIndexConcurrently (non-atomic), then the rest (atomic)",
+    "non-blocking, long read": (
+        f"split, with a transaction that read the event table open {LONG_READ_S:.0f} s"
+        " from `migrate`'s start"
+    ),
+    "drop concurrently, long read": (
+        "split, and the old `pgh_obj` indexes dropped with `DROP INDEX CONCURRENTLY` in the"
+        " non-atomic migration; the same read open"
+    ),
 }
 
 SETTINGS = """\
@@ -314,26 +325,7 @@ class UpgradeBench:
         log("bench: upgrade: path 1, the generated migration as it is")
         result["paths"]["default"] = self.measure("default", [generated_name])
 
-        split = json.loads(
-            subprocess.run(
-                [
-                    self.ours_python,
-                    str(BENCH / "upgrade_split.py"),
-                    str(self.project),
-                    "inventory",
-                    generated_name,
-                ],
-                cwd=self.project,
-                env={**os.environ, "UPGRADE_DATABASE": json.dumps(self.database(self.base_url))},
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        )
-        split["texts"] = {
-            name: (self.migrations / f"{name}.py").read_text()
-            for name in (split["concurrent"], split["atomic"])
-        }
+        split = self.split(generated_name)
         result["split"] = split
         log(
             f"bench: upgrade: path 2, split into {split['concurrent']} (non-atomic,"
@@ -342,7 +334,53 @@ class UpgradeBench:
         result["paths"]["non-blocking"] = self.measure(
             "non-blocking", [split["concurrent"], split["atomic"]]
         )
+        log(f"bench: upgrade: path 2 again, with a read transaction open {LONG_READ_S:.0f} s")
+        result["paths"]["non-blocking, long read"] = self.measure(
+            "non-blocking, long read",
+            [split["concurrent"], split["atomic"]],
+            long_read_s=LONG_READ_S,
+        )
+
+        for name in (split["concurrent"], split["atomic"]):
+            (self.migrations / f"{name}.py").unlink()
+        (self.migrations / f"{generated_name}.py").write_text(generated_text)
+        split = self.split(generated_name, "--drop-old-indexes-concurrently")
+        result["split_drop_concurrently"] = split
+        log(
+            "bench: upgrade: path 2 with the old indexes dropped concurrently"
+            f" ({', '.join(split['dropped_concurrently'])}), the read open again"
+        )
+        result["paths"]["drop concurrently, long read"] = self.measure(
+            "drop concurrently, long read",
+            [split["concurrent"], split["atomic"]],
+            long_read_s=LONG_READ_S,
+        )
         return result
+
+    def split(self, generated_name: str, *options: str) -> dict:
+        """Split the generated migration with bench/upgrade_split.py."""
+        done = subprocess.run(
+            [
+                self.ours_python,
+                str(BENCH / "upgrade_split.py"),
+                str(self.project),
+                "inventory",
+                generated_name,
+                *options,
+            ],
+            cwd=self.project,
+            env={**os.environ, "UPGRADE_DATABASE": json.dumps(self.database(self.base_url))},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode:
+            raise RuntimeError(f"upgrade_split.py failed:\n{done.stdout}\n{done.stderr}")
+        split = json.loads(done.stdout)
+        split["texts"] = {
+            name: (self.migrations / f"{name}.py").read_text()
+            for name in (split["concurrent"], split["atomic"])
+        }
+        return split
 
     def database(self, url: str) -> dict:
         return benchutil.django_database(url)
@@ -415,9 +453,9 @@ class UpgradeBench:
 
     # -- one upgrade path ----------------------------------------------------------------
 
-    def measure(self, path: str, migration_names: list[str]) -> dict:
+    def measure(self, path: str, migration_names: list[str], long_read_s: float = 0) -> dict:
         log = self.log
-        name = benchutil.database_name(self.base_url) + "_" + path.replace("-", "_")
+        name = benchutil.database_name(self.base_url) + "_" + re.sub(r"\W+", "_", path)
         url = self.copy_database(name)
         try:
             check = self.manage(self.ours_python, url, "makemigrations", "--check", "--dry-run")
@@ -434,6 +472,10 @@ class UpgradeBench:
             time.sleep(BEFORE_S)
             sampler = LockSampler(url)
             sampler.start()
+            if long_read_s:
+                long_read = LongRead(url, long_read_s)
+                long_read.start()
+                long_read.opened.wait(10)
             sql_log = work / "sql.log"
             started = time.time()
             migrate = self.manage(self.ours_python, url, "migrate", "-v", "2", sql_log=sql_log)
@@ -445,6 +487,8 @@ class UpgradeBench:
                 process.wait(timeout=60)
                 loads_out[role] = json.loads(out.read_text())
             sampler.stop()
+            if long_read_s:
+                long_read.join(timeout=long_read_s + 10)
             if migrate.returncode:
                 raise RuntimeError(f"migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
             after_check = self.manage(
@@ -456,6 +500,7 @@ class UpgradeBench:
             lost = self.lost_writes(url, loads_out["writer"])
             result = {
                 "migrations": migration_names,
+                "long_read_s": long_read_s,
                 "check_before": {
                     "returncode": check.returncode,
                     "output": (check.stdout + check.stderr).strip(),
@@ -583,6 +628,28 @@ class LockSampler(threading.Thread):
         self.stopping.set()
         self.join(timeout=10)
         self.conn.close()
+
+
+class LongRead(threading.Thread):
+    """A transaction that reads the event table once, then stays open `seconds` (a report
+    or an export running as the migration starts): it holds its ACCESS SHARE lock."""
+
+    def __init__(self, url: str, seconds: float):
+        super().__init__(daemon=True)
+        self.url = url
+        self.seconds = seconds
+        self.opened = threading.Event()
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            **benchutil.libpq_kwargs(self.url), application_name="upgrade-long-read"
+        ) as conn:
+            conn.execute("SELECT count(*) FROM inventory_itemevent WHERE pgh_id <= 1000")
+            self.opened.set()
+            time.sleep(self.seconds)
+            conn.commit()
 
 
 def summarize_waits(samples: list[list], started: float, statements: list[dict]) -> list[dict]:
@@ -799,11 +866,16 @@ def markdown(results: dict) -> str:
     )
     for path, data in paths.items():
         waits = [
-            w for w in data["lock_waits"] if w["waiter"] in ("upgrade-writer", "upgrade-reader")
+            w
+            for w in data["lock_waits"]
+            if w["waiter"] in ("upgrade-writer", "upgrade-reader", "upgrade-migrate")
         ]
         if not waits:
             continue
-        out.append(f"\nWhat held up the writer and reader, {path} path (sampled every 25 ms):\n\n")
+        out.append(
+            f"\nWhat held up the writer, the reader and `migrate`, {path} path (sampled every"
+            " 25 ms; the longest waits):\n\n"
+        )
         out.append(
             benchutil.table(
                 [
@@ -825,7 +897,7 @@ def markdown(results: dict) -> str:
                         f"{w['longest_s']:.2f} s",
                         f"{w['first_s']:.2f}–{w['last_s']:.2f} s",
                     ]
-                    for w in waits[:6]
+                    for w in waits[:8]
                 ],
             )
         )
