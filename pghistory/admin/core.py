@@ -334,7 +334,11 @@ class BaseEventAdmin(admin.ModelAdmin):
         if getattr(changelist.paginator, "beyond_limit", False):
             return f"more than {self.result_count_limit} {opts.verbose_name_plural}"
         count = changelist.result_count
-        return f"{count} {opts.verbose_name if count == 1 else opts.verbose_name_plural}"
+        return f"{count} {self.result_name(opts) if count == 1 else opts.verbose_name_plural}"
+
+    def result_name(self, opts) -> str:
+        """What one result is called in the result line."""
+        return opts.verbose_name
 
     def changelist_view(self, request, extra_context=None):
         context = {
@@ -470,6 +474,14 @@ class EventsAdmin(BaseEventAdmin):
 
     def get_changelist(self, request, **kwargs):
         return EventsChangeList
+
+    def result_name(self, opts) -> str:
+        # `Events` (and its proxies) name only their plural, so Django's singular is the
+        # plural too ("1 events"): one of them is an "event".
+        name = opts.verbose_name
+        if name == opts.verbose_name_plural and name.endswith("events"):
+            return name[: -len("s")]
+        return name
 
     def get_list_display(self, request):
         return self._redacting(config.admin_list_display())

@@ -49,17 +49,20 @@ def events_admin_url() -> str:
 
 
 def _event_model_admins(model, site=admin.site) -> list[admin.ModelAdmin]:
-    """The registered `EventModelAdmin`s of the event models that track `model` through
-    `pgh_obj`, by event model label."""
+    """The `EventModelAdmin`s registered for event models (or proxies of them) that track
+    `model` through `pgh_obj`, by event model label."""
     model = _model(model)
-    if model is None:
-        return []
-    registered = []
-    for event_model in tracking_event_models(model):
-        model_admin = site._registry.get(event_model)
-        if isinstance(model_admin, EventModelAdmin) and hasattr(event_model, "pgh_obj"):
-            registered.append(model_admin)
-    return registered
+    tracking = set(tracking_event_models(model)) if model is not None else set()
+    return sorted(
+        (
+            model_admin
+            for event_model, model_admin in site._registry.items()
+            if isinstance(model_admin, EventModelAdmin)
+            and event_model._meta.concrete_model in tracking
+            and hasattr(event_model, "pgh_obj")
+        ),
+        key=lambda model_admin: model_admin.model._meta.label,
+    )
 
 
 @register.filter
