@@ -60,6 +60,8 @@ LOAD_MAX_S = 900
 #: The third measurement: path 2 again, with a read transaction on the event table open
 #: this long from the moment `migrate` starts.
 LONG_READ_S = 6.0
+#: Each path is measured this often at most (`--repeat`), interleaved with the others.
+MAX_REPEAT = 3
 #: How often the lock sampler looks (seconds).
 SAMPLE_EVERY_S = 0.025
 #: Rows of each `UPDATE` of the fill, and the fill's rounds of updates per model.
@@ -210,14 +212,18 @@ def run(config, url: str, recreate, run_child, log) -> dict:
     base_url = benchutil.with_database(url, benchutil.database_name(url) + "_upgrade")
     project = Path(tempfile.mkdtemp(prefix="pghistory-upgrade-"))
     try:
-        bench = UpgradeBench(project, base_url, upstream_python, events, log)
+        repeat = min(config.repeat, MAX_REPEAT)
+        bench = UpgradeBench(project, base_url, upstream_python, events, repeat, log)
         return bench.run(recreate)
     finally:
         shutil.rmtree(project, ignore_errors=True)
 
 
 class UpgradeBench:
-    def __init__(self, project: Path, base_url: str, upstream_python: Path, events: int, log):
+    def __init__(
+        self, project: Path, base_url: str, upstream_python: Path, events: int, repeat: int, log
+    ):
+        self.repeat = repeat
         self.project = project
         self.base_url = base_url
         self.upstream_python = str(upstream_python)
@@ -254,6 +260,7 @@ class UpgradeBench:
             if key not in ("PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE")
         }
         env["UPGRADE_DATABASE"] = json.dumps(database)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # (migration files change between paths)
         if sql_log:
             env["UPGRADE_SQL_LOG"] = str(sql_log)
         done = subprocess.run(
@@ -290,6 +297,7 @@ class UpgradeBench:
         log(f"bench: upgrade: a django-pghistory {UPSTREAM_VERSION} project in {self.project}")
         self.checked(self.upstream_python, self.base_url, "makemigrations", "inventory")
         initial = self.new_migrations(set())
+        self.initial = set(initial)
         self.checked(self.upstream_python, self.base_url, "migrate")
         with benchutil.Stopwatch() as fill:
             counts = self.fill()
@@ -322,40 +330,42 @@ class UpgradeBench:
             "paths": {},
         }
 
-        log("bench: upgrade: path 1, the generated migration as it is")
-        result["paths"]["default"] = self.measure("default", [generated_name])
-
+        sets = {"generated": {generated_name: generated_text}}
         split = self.split(generated_name)
         result["split"] = split
+        sets["split"] = split["texts"]
+        self.install({generated_name: generated_text})
+        dropping = self.split(generated_name, "--drop-old-indexes-concurrently")
+        result["split_drop_concurrently"] = dropping
+        sets["split, drop concurrently"] = dropping["texts"]
         log(
-            f"bench: upgrade: path 2, split into {split['concurrent']} (non-atomic,"
-            f" {split['indexes']} AddIndexConcurrently) and {split['atomic']}"
+            f"bench: upgrade: split into {split['concurrent']} (non-atomic,"
+            f" {split['indexes']} AddIndexConcurrently) and {split['atomic']}; the variant"
+            f" also drops {', '.join(dropping['dropped_concurrently'])} concurrently"
         )
-        result["paths"]["non-blocking"] = self.measure(
-            "non-blocking", [split["concurrent"], split["atomic"]]
-        )
-        log(f"bench: upgrade: path 2 again, with a read transaction open {LONG_READ_S:.0f} s")
-        result["paths"]["non-blocking, long read"] = self.measure(
-            "non-blocking, long read",
-            [split["concurrent"], split["atomic"]],
-            long_read_s=LONG_READ_S,
-        )
-
-        for name in (split["concurrent"], split["atomic"]):
-            (self.migrations / f"{name}.py").unlink()
-        (self.migrations / f"{generated_name}.py").write_text(generated_text)
-        split = self.split(generated_name, "--drop-old-indexes-concurrently")
-        result["split_drop_concurrently"] = split
-        log(
-            "bench: upgrade: path 2 with the old indexes dropped concurrently"
-            f" ({', '.join(split['dropped_concurrently'])}), the read open again"
-        )
-        result["paths"]["drop concurrently, long read"] = self.measure(
-            "drop concurrently, long read",
-            [split["concurrent"], split["atomic"]],
-            long_read_s=LONG_READ_S,
-        )
+        measurements = [
+            ("default", "generated", 0),
+            ("non-blocking", "split", 0),
+            ("non-blocking, long read", "split", LONG_READ_S),
+            ("drop concurrently, long read", "split, drop concurrently", LONG_READ_S),
+        ]
+        runs: dict[str, list] = {path: [] for path, _, _ in measurements}
+        for repetition in range(self.repeat):
+            for path, migration_set, long_read_s in measurements:
+                log(f"bench: upgrade: {path} ({repetition + 1} of {self.repeat})")
+                self.install(sets[migration_set])
+                runs[path].append(self.measure(path, list(sets[migration_set]), long_read_s))
+        result["repeat"] = self.repeat
+        result["paths"] = {path: summarize_runs(path_runs) for path, path_runs in runs.items()}
         return result
+
+    def install(self, migration_set: dict[str, str]) -> None:
+        """Make `migration_set` ({name: text}) the project's migrations after the first."""
+        for path in self.migrations.glob("0*.py"):
+            if path.stem not in self.initial:
+                path.unlink()
+        for name, text in migration_set.items():
+            (self.migrations / f"{name}.py").write_text(text)
 
     def split(self, generated_name: str, *options: str) -> dict:
         """Split the generated migration with bench/upgrade_split.py."""
@@ -369,7 +379,11 @@ class UpgradeBench:
                 *options,
             ],
             cwd=self.project,
-            env={**os.environ, "UPGRADE_DATABASE": json.dumps(self.database(self.base_url))},
+            env={
+                **os.environ,
+                "UPGRADE_DATABASE": json.dumps(self.database(self.base_url)),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
             capture_output=True,
             text=True,
         )
@@ -691,6 +705,43 @@ def first_naming(statements: list[dict], table: str) -> str | None:
     return None
 
 
+def summarize_runs(runs: list[dict]) -> dict:
+    """A path's repetitions: the median of each figure, the worst stall, every write's check;
+    `worst` is the run with the longest write stall (its lock waits and statements)."""
+    worst = max(runs, key=lambda run: run["writer"]["during"]["max_ms"] or 0)
+
+    def median_of(get):
+        return benchutil.median([get(run) for run in runs])
+
+    return {
+        "runs": runs,
+        "worst": worst,
+        "migrate_s": median_of(lambda run: run["migrate_s"]),
+        "write_max_ms": median_of(lambda run: run["writer"]["during"]["max_ms"]),
+        "write_max_ms_worst": worst["writer"]["during"]["max_ms"],
+        "write_p99_ms": median_of(lambda run: run["writer"]["during"]["p99_ms"]),
+        "writes_during": median_of(lambda run: run["writer"]["during"]["count"]),
+        "write_before_p99_ms": median_of(lambda run: run["writer"]["before"]["p99_ms"]),
+        "write_before_max_ms": max(run["writer"]["before"]["max_ms"] or 0 for run in runs),
+        "read_max_ms": median_of(lambda run: run["reader"]["during"]["max_ms"]),
+        "read_max_ms_worst": max(run["reader"]["during"]["max_ms"] or 0 for run in runs),
+        "read_p99_ms": median_of(lambda run: run["reader"]["during"]["p99_ms"]),
+        "read_before_p99_ms": median_of(lambda run: run["reader"]["before"]["p99_ms"]),
+        "write_errors": sum(run["writer"]["errors"] for run in runs),
+        "writes": sum(run["lost"]["writes"] for run in runs),
+        "missing": sum(run["lost"]["missing"] for run in runs),
+        "unexplained": sum(run["lost"]["unexplained"] for run in runs),
+        "checks_clean": all(
+            run["check_before"]["returncode"] == 0 and run["check_after"]["returncode"] == 0
+            for run in runs
+        ),
+        "applied": [
+            [name, benchutil.median([run["applied"][i][1] for run in runs])]
+            for i, (name, _) in enumerate(runs[0]["applied"])
+        ],
+    }
+
+
 def percentile(values: list[float], fraction: float) -> float | None:
     if not values:
         return None
@@ -787,24 +838,25 @@ def markdown(results: dict) -> str:
     if not measured:
         return ""
     paths = measured["paths"]
+    repeat = measured["repeat"]
     rows = []
     for path, data in paths.items():
-        writer, reader, lost = data["writer"], data["reader"], data["lost"]
         rows.append(
             [
-                f"{path}: {PATHS[path]}",
+                f"**{path}**: {PATHS[path]}",
                 f"{data['migrate_s']:.2f} s",
-                fmt_ms(writer["during"]["max_ms"]),
-                fmt_ms(writer["during"]["p99_ms"]),
-                f"{writer['during']['count']:,}",
-                f"{writer['errors']}",
-                f"{lost['missing']} of {lost['writes']:,}"
-                + (f" ({lost['unexplained']} unexplained)" if lost["unexplained"] else ""),
-                fmt_ms(reader["during"]["max_ms"]),
-                fmt_ms(reader["during"]["p99_ms"]),
+                f"{fmt_ms(data['write_max_ms'])} ({fmt_ms(data['write_max_ms_worst'])})",
+                fmt_ms(data["write_p99_ms"]),
+                f"{data['writes_during']:,.0f}",
+                f"{data['write_errors']}",
+                f"{data['missing']} of {data['writes']:,}"
+                + (f" ({data['unexplained']} unexplained)" if data["unexplained"] else ""),
+                f"{fmt_ms(data['read_max_ms'])} ({fmt_ms(data['read_max_ms_worst'])})",
+                fmt_ms(data["read_p99_ms"]),
+                "no changes" if data["checks_clean"] else "**changes**",
             ]
         )
-    baseline = paths[next(iter(paths))]
+    default = paths["default"]
     counts = measured["event_counts"]
     out = [
         "\n## Upgrading from django-pghistory 3.9.2\n\n"
@@ -814,11 +866,15 @@ def markdown(results: dict) -> str:
         f" {counts['pghistory_context']:,} contexts; event tables"
         f" {measured['sizes']['inventory_itemevent']} and"
         f" {measured['sizes']['inventory_noteevent']}), written by 3.9.2's triggers in"
-        f" {measured['fill_s']:.0f} s, then `makemigrations` with our package and `migrate`"
-        " on a fresh copy of the database for each path, while one process writes single"
+        f" {measured['fill_s']:.0f} s; then `makemigrations` with our package, and `migrate`"
+        " on a fresh copy of the database for each run, while one process writes single"
         " rows (autocommit, as fast as it can: nine updates in ten, inserts, statement-level"
-        " updates) and another reads a row and its newest events. *Longest* and *p99* are"
-        " over the statements whose run overlaps `migrate`'s (see `bench/upgrade.py`).\n\n",
+        " updates) and another reads a row and its newest events. Median of"
+        f" {repeat} runs per path, interleaved (the worst run in brackets). *Longest* and"
+        " *p99* are over the statements whose run overlaps `migrate`'s, which includes"
+        " Django's start; *writes without their event* counts every run's writes;"
+        " *check* is `makemigrations --check --dry-run` before and after (see"
+        " `bench/upgrade.py`).\n\n",
         benchutil.table(
             [
                 "path",
@@ -830,78 +886,106 @@ def markdown(results: dict) -> str:
                 "writes without their event",
                 "longest read",
                 "read p99",
+                "check",
             ],
             rows,
         ),
-        f"\nBefore `migrate` (default path): write p99 {fmt_ms(baseline['writer']['before']['p99_ms'])},"
-        f" longest {fmt_ms(baseline['writer']['before']['max_ms'])}; read p99"
-        f" {fmt_ms(baseline['reader']['before']['p99_ms'])}.\n",
+        f"\nBefore `migrate` (default path): write p99 {fmt_ms(default['write_before_p99_ms'])},"
+        f" longest {fmt_ms(default['write_before_max_ms'])}; read p99"
+        f" {fmt_ms(default['read_before_p99_ms'])}.\n",
         "\nThe generated migration `"
         + measured["generated"]["name"]
         + "`: "
         + ", ".join(count_names(measured["generated"]["operations"]))
         + ".\n",
     ]
-    applied = []
-    for path, data in paths.items():
-        for name, seconds in data["applied"]:
-            applied.append([path, f"`{name}`", f"{seconds:.3f}"])
-    out.append("\n" + benchutil.table(["path", "migration", "seconds"], applied))
+    applied = [
+        [path, f"`{name}`", f"{seconds:.3f}"]
+        for path, data in paths.items()
+        for name, seconds in data["applied"]
+    ]
+    out.append(
+        "\nEach migration's time (`migrate -v 2`), median:\n\n"
+        + benchutil.table(["path", "migration", "seconds"], applied)
+    )
     slowest = []
     for path, data in paths.items():
-        for statement in sorted(data["statements"], key=lambda st: -st["until_next_s"])[:5]:
+        worst = data["worst"]
+        for statement in sorted(worst["statements"], key=lambda st: -st["until_next_s"])[:4]:
             slowest.append(
                 [
                     path,
                     code(statement["sql"], 110),
-                    f"{statement['at'] - data['started_at']:.2f} s",
+                    f"{statement['at'] - worst['started_at']:.2f} s",
                     f"{statement['until_next_s']:.3f} s",
                 ]
             )
     out.append(
-        "\nThe slowest statements of `migrate` (logged by `django.db.backends.schema`; a"
-        " statement's time runs until the next one starts, the last one's until `migrate`"
-        " ends, commit and Django's post-migrate work included):\n\n"
+        "\nThe slowest statements of `migrate` in each path's worst run (logged by"
+        " `django.db.backends.schema`; a statement's time runs until the next one starts,"
+        " the last one's until `migrate` ends, commit and Django's post-migrate work"
+        " included; *started* is after `migrate` was launched):\n\n"
         + benchutil.table(["path", "statement", "started", "took"], slowest)
     )
+    waits = []
     for path, data in paths.items():
-        waits = [
-            w
-            for w in data["lock_waits"]
-            if w["waiter"] in ("upgrade-writer", "upgrade-reader", "upgrade-migrate")
-        ]
-        if not waits:
-            continue
-        out.append(
-            f"\nWhat held up the writer, the reader and `migrate`, {path} path (sampled every"
-            " 25 ms; the longest waits):\n\n"
+        for wait in grouped_waits(data["worst"]["lock_waits"]):
+            waits.append([path, *wait])
+    out.append(
+        "\nWhat held up the writer, the reader and `migrate` in each path's worst run (lock"
+        " waits sampled every 25 ms; a lock is held until its transaction ends, so *taken by*"
+        " is the migration's first statement naming the table, and *blocker running* what"
+        " the blocker ran in most samples):\n\n"
+        + benchutil.table(
+            [
+                "path",
+                "waiter",
+                "waits for",
+                "blocker holds",
+                "taken by",
+                "blocker running",
+                "longest",
+                "seen at",
+            ],
+            waits,
         )
-        out.append(
-            benchutil.table(
-                [
-                    "waiter",
-                    "waits for",
-                    "blocker holds",
-                    "taken by (first statement naming the table)",
-                    "blocker's statement then",
-                    "longest",
-                    "seen at",
-                ],
-                [
-                    [
-                        w["waiter"].removeprefix("upgrade-"),
-                        w["lock"],
-                        w["blocker_holds"] or "(queued ahead)",
-                        code(w.get("taken_by")),
-                        code(w["blocker_statement"]),
-                        f"{w['longest_s']:.2f} s",
-                        f"{w['first_s']:.2f}–{w['last_s']:.2f} s",
-                    ]
-                    for w in waits[:8]
-                ],
-            )
-        )
+    )
     return "".join(out)
+
+
+def grouped_waits(lock_waits: list[dict]) -> list[list]:
+    """The longest waits of the writer, the reader and `migrate`, one row per waiter and
+    lock, as table rows."""
+    groups: dict[tuple, dict] = {}
+    for wait in lock_waits:
+        if wait["waiter"] not in ("upgrade-writer", "upgrade-reader", "upgrade-migrate"):
+            continue
+        key = (wait["waiter"], wait["lock"], wait.get("taken_by"))
+        group = groups.setdefault(
+            key,
+            {"holds": set(), "longest": 0.0, "first": wait["first_s"], "last": 0.0, "by": {}},
+        )
+        group["holds"].update((wait["blocker_holds"] or "(queued ahead)").split(", "))
+        group["longest"] = max(group["longest"], wait["longest_s"])
+        group["first"] = min(group["first"], wait["first_s"])
+        group["last"] = max(group["last"], wait["last_s"])
+        by = group["by"]
+        by[wait["blocker_statement"]] = by.get(wait["blocker_statement"], 0) + wait["samples"]
+    rows = []
+    for (waiter, lock, taken_by), group in sorted(groups.items(), key=lambda g: -g[1]["longest"]):
+        running = max(group["by"], key=group["by"].get)
+        rows.append(
+            [
+                waiter.removeprefix("upgrade-"),
+                lock,
+                ", ".join(sorted(group["holds"])),
+                code(taken_by, 70),
+                code(running, 70),
+                f"{group['longest']:.2f} s",
+                f"{group['first']:.2f}–{group['last']:.2f} s",
+            ]
+        )
+    return rows[:4]
 
 
 def code(sql: str | None, length: int = 90) -> str:
