@@ -679,3 +679,74 @@ def test_admin_history_tab_shows_what_392_stored(project, under_392, ours_before
         "qty": ["Qty", "3", "5"],
     }
     assert (events[edit]["user"], events[edit]["url"]) == ("clerk", "/products/r1-kettle/edit/")
+
+
+# -- the non-blocking path: the upgrade migration split by pghistory_concurrent_indexes ----
+
+
+def index_definitions(project: Project, table_prefix: str) -> dict[str, str]:
+    """The valid indexes of the event tables, by name, as Postgres defines them."""
+    out = project.manage(
+        OURS,
+        "shell",
+        "-c",
+        "from django.db import connection\n"
+        "with connection.cursor() as cursor:\n"
+        '    cursor.execute("SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i'
+        " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+        f" WHERE t.relname LIKE '{table_prefix}%%event' AND i.indisvalid ORDER BY 1\")\n"
+        "    import json; print(json.dumps(dict(cursor.fetchall())))",
+    )
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_the_upgrade_migration_split_for_concurrent_index_builds(tmp_path):
+    """`pghistory_concurrent_indexes` turns the generated migration into a non-atomic one that
+    builds the indexes concurrently and drops pgh_obj's old index concurrently, then an atomic
+    one with the triggers and field changes; migrate applies both, nothing is left to
+    migrate, and every event 3.9.2 wrote is still there."""
+    directory = tmp_path / "project"
+    shutil.copytree(TEMPLATE, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    with own_database() as database:
+        project = Project(directory, database)
+        project.manage(PYTHON_392, "makemigrations")
+        project.manage(PYTHON_392, "migrate")
+        project.manage(PYTHON_392, "write_history", "--round", "1")
+        before = project.dump(PYTHON_392, "392")
+        old_indexes = index_definitions(project, "inventory_")
+        project.manage(OURS, "makemigrations")
+        (generated,) = set(project.migrations()) - {"0001_initial.py"}
+
+        split = project.manage(OURS, "pghistory_concurrent_indexes", "inventory", generated[:-3])
+
+        files = project.migrations()
+        atomic_name = "0003_" + generated[5:]
+        assert sorted(files) == [
+            "0001_initial.py",
+            "0002_history_indexes_concurrently.py",
+            atomic_name,
+        ]
+        assert split.stdout.splitlines() == [
+            "inventory.0002_history_indexes_concurrently: 6 indexes built concurrently"
+            " (3 old ones dropped concurrently), not in a transaction",
+            f"inventory.{atomic_name[:-3]}: the other 23 operations, in one transaction",
+        ]
+        concurrent = migration_operations(files["0002_history_indexes_concurrently.py"])
+        assert [kind for kind, _ in concurrent] == ["AddIndexConcurrently"] * 6 + ["RunSQL"] * 3
+        assert "    atomic = False\n" in files["0002_history_indexes_concurrently.py"]
+        rest = {kind for kind, _ in migration_operations(files[atomic_name])}
+        assert rest == {"RemoveTrigger", "AddTrigger", "AlterField"}
+        assert "('inventory', '0002_history_indexes_concurrently')" in files[atomic_name]
+
+        migrated = project.manage(OURS, "migrate").stdout
+        assert "Applying inventory.0002_history_indexes_concurrently... OK" in migrated
+        assert f"Applying inventory.{atomic_name[:-3]}... OK" in migrated
+        again = project.manage(OURS, "makemigrations", "--check", "--dry-run")
+        assert again.stdout.strip() == "No changes detected"
+        after = project.dump(OURS, "ours")
+        for model in EVENT_MODELS:
+            assert after["tables"][model] == before["tables"][model], model
+        new_indexes = index_definitions(project, "inventory_")
+        dropped = {name for name in old_indexes if "pgh_obj_id" in name}
+        assert len(dropped) == 3 and not dropped & set(new_indexes)
+        assert len(set(new_indexes) - set(old_indexes)) == 6
