@@ -19,7 +19,7 @@ statement-level ones, both with the default trackers, insert and update), and:
 3. measures two ways of applying it, each on a fresh copy of the filled database
    (`CREATE DATABASE ... TEMPLATE`):
    - the default: `migrate` with the generated migration as it is;
-   - non-blocking: the migration split in two as the README tells (`bench/upgrade_split.py`):
+   - non-blocking: the migration split in two by `manage.py pghistory_concurrent_indexes`:
      first the `AddIndex`es as `AddIndexConcurrently` in a non-atomic migration, then the
      rest (triggers, `AlterField`s) in the atomic one; `makemigrations --check --dry-run`
      must find no changes.
@@ -331,17 +331,17 @@ class UpgradeBench:
         }
 
         sets = {"generated": {generated_name: generated_text}}
-        split = self.split(generated_name)
+        split = self.split(generated_name, "--keep-index-drops")
         result["split"] = split
         sets["split"] = split["texts"]
         self.install({generated_name: generated_text})
-        dropping = self.split(generated_name, "--drop-old-indexes-concurrently")
+        dropping = self.split(generated_name)
         result["split_drop_concurrently"] = dropping
         sets["split, drop concurrently"] = dropping["texts"]
         log(
-            f"bench: upgrade: split into {split['concurrent']} (non-atomic,"
-            f" {split['indexes']} AddIndexConcurrently) and {split['atomic']}; the variant"
-            f" also drops {', '.join(dropping['dropped_concurrently'])} concurrently"
+            f"bench: upgrade: split into {split['concurrent']} (non-atomic) and"
+            f" {split['atomic']}; by default the command also drops"
+            f" {', '.join(dropping['dropped_concurrently'])} concurrently"
         )
         measurements = [
             ("default", "generated", 0),
@@ -368,33 +368,28 @@ class UpgradeBench:
             (self.migrations / f"{name}.py").write_text(text)
 
     def split(self, generated_name: str, *options: str) -> dict:
-        """Split the generated migration with bench/upgrade_split.py."""
-        done = subprocess.run(
-            [
-                self.ours_python,
-                str(BENCH / "upgrade_split.py"),
-                str(self.project),
-                "inventory",
-                generated_name,
-                *options,
-            ],
-            cwd=self.project,
-            env={
-                **os.environ,
-                "UPGRADE_DATABASE": json.dumps(self.database(self.base_url)),
-                "PYTHONDONTWRITEBYTECODE": "1",
-            },
-            capture_output=True,
-            text=True,
+        """Split the generated migration as a user does: `manage.py
+        pghistory_concurrent_indexes inventory <migration>`."""
+        output = self.checked(
+            self.ours_python,
+            self.base_url,
+            "pghistory_concurrent_indexes",
+            "inventory",
+            generated_name,
+            *options,
         )
-        if done.returncode:
-            raise RuntimeError(f"upgrade_split.py failed:\n{done.stdout}\n{done.stderr}")
-        split = json.loads(done.stdout)
-        split["texts"] = {
-            name: (self.migrations / f"{name}.py").read_text()
-            for name in (split["concurrent"], split["atomic"])
+        concurrent, atomic = self.new_migrations(self.initial)
+        texts = {
+            name: (self.migrations / f"{name}.py").read_text() for name in (concurrent, atomic)
         }
-        return split
+        dropped = re.findall(r"DROP INDEX CONCURRENTLY IF EXISTS \\?\"(\w+)", texts[concurrent])
+        return {
+            "concurrent": concurrent,
+            "atomic": atomic,
+            "output": output.strip(),
+            "dropped_concurrently": dropped,
+            "texts": texts,
+        }
 
     def database(self, url: str) -> dict:
         return benchutil.django_database(url)
