@@ -28,7 +28,7 @@ from django.db import models
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from pghistory import config
+from pghistory import config, core
 from pghistory.aggregation import event_models
 
 #: The query parameters of the aggregate list that name what it shows (`back` is not one).
@@ -87,28 +87,12 @@ def requested_method(request) -> str:
 
 def tracking_event_models(model: type[models.Model]) -> list[type[models.Model]]:
     """The event models that track `model` (or the model it is a proxy of)."""
-    concrete = model._meta.concrete_model
-    return [
-        event_model
-        for event_model in event_models()
-        if event_model.pgh_tracked_model is not None
-        and event_model.pgh_tracked_model._meta.concrete_model is concrete
-    ]
+    return core.event_models(tracks_model=model, include_missing_pgh_obj=True)
 
 
 def referencing_event_models(model: type[models.Model]) -> list[type[models.Model]]:
     """The event models with a foreign key (`pgh_obj` included) to `model`."""
-    concrete = model._meta.concrete_model
-    return [
-        event_model
-        for event_model in event_models()
-        if any(
-            field.is_relation
-            and field.related_model is not None
-            and field.related_model._meta.concrete_model is concrete
-            for field in event_model._meta.concrete_fields
-        )
-    ]
+    return core.event_models(references_model=model)
 
 
 def requested_event_models(request) -> list[type[models.Model]]:
