@@ -449,20 +449,38 @@ def _column_order(order: OrderBy) -> str:
     return sql
 
 
-class EventsCompiler(SQLCompiler):
-    """Compiles `Events` queries with the union in place of a table."""
+class _DerivedTableCompiler(SQLCompiler):
+    """A compiler that reads a derived table, `derived_table()`, in place of the query's
+    base table."""
+
+    @classmethod
+    def of(cls, query: Query, using=None, connection=None, elide_empty=True):
+        """This compiler for `query`, as `Query.get_compiler` makes its own."""
+        if connection is None:
+            from django.db import connections
+
+            connection = connections[using]
+        return cls(query, connection, using, elide_empty)
+
+    def derived_table(self) -> tuple[str, list]:
+        raise NotImplementedError
 
     def get_from_clause(self):
         from_clause, params = super().get_from_clause()
         base_alias = self.query.base_table
         base_sql, _ = self.compile(self.query.alias_map[base_alias])
-        derived_sql, derived_params = events_sql(
-            self.query, self.connection, self._top_n(), self._reads("pgh_diff")
-        )
+        derived_sql, derived_params = self.derived_table()
         # The base table comes first in the FROM clause, so its parameters come first too.
         assert from_clause[0] == base_sql
         from_clause[0] = f"({derived_sql}) {self.quote_name_unless_alias(base_alias)}"
         return from_clause, [*derived_params, *params]
+
+
+class EventsCompiler(_DerivedTableCompiler):
+    """Compiles `Events` queries with the union in place of a table."""
+
+    def derived_table(self) -> tuple[str, list]:
+        return events_sql(self.query, self.connection, self._top_n(), self._reads("pgh_diff"))
 
     def _reads(self, name: str) -> bool:
         """Whether the query reads the aggregate's column `name` anywhere (its SELECT,
@@ -544,33 +562,21 @@ class EventsQuery(Query):
         self.pgh_scope = Scope()
 
     def get_compiler(self, using=None, connection=None, elide_empty=True):
-        if connection is None:
-            from django.db import connections
-
-            connection = connections[using]
-        return EventsCompiler(self, connection, using, elide_empty)
+        return EventsCompiler.of(self, using, connection, elide_empty)
 
 
-class EventCompiler(SQLCompiler):
+class EventCompiler(_DerivedTableCompiler):
     """Compiles queries of an event model's proxy that declares `ProxyField`s: its table is
     read with each proxy field's column computed beside the stored ones."""
 
-    def get_from_clause(self):
-        from_clause, params = super().get_from_clause()
-        base_alias = self.query.base_table
-        base_sql, _ = self.compile(self.query.alias_map[base_alias])
+    def derived_table(self) -> tuple[str, list]:
         model = self.query.model
         joins, context_sql, _ = _context_sql(model, "e")
         proxies = "".join(
             f", {_proxy_sql(f, context_sql, self.connection)} AS {quote(f.column)}"
             for f in _proxy_fields(model)
         )
-        assert from_clause[0] == base_sql
-        from_clause[0] = (
-            f"(SELECT e.*{proxies} FROM {quote(model._meta.db_table)} e{joins})"
-            f" {self.quote_name_unless_alias(base_alias)}"
-        )
-        return from_clause, params
+        return f"SELECT e.*{proxies} FROM {quote(model._meta.db_table)} e{joins}", []
 
 
 class EventQuery(Query):
@@ -579,8 +585,4 @@ class EventQuery(Query):
     def get_compiler(self, using=None, connection=None, elide_empty=True):
         if not _proxy_fields(self.model):
             return super().get_compiler(using, connection, elide_empty)
-        if connection is None:
-            from django.db import connections
-
-            connection = connections[using]
-        return EventCompiler(self, connection, using, elide_empty)
+        return EventCompiler.of(self, using, connection, elide_empty)
