@@ -141,42 +141,23 @@ if __name__ == "__main__":
     execute_from_command_line(sys.argv)
 """
 
-# One round of updates of every item, FILL_CHUNK rows a statement; every other statement in
-# a context of its own (3.9's `_pgh_attach_context()` makes its row). An empty context id
-# is no context: 3.9's function fails to read it as a UUID and attaches none.
-ITEM_ROUND = """
+# One round of updates of every row of a tracked table, FILL_CHUNK rows a statement; every
+# other statement in a context of its own (3.9's `_pgh_attach_context()` makes its row). An
+# empty context id is no context: 3.9's function fails to read it as a UUID and attaches none.
+UPDATE_ROUND = """
 DO $$
 DECLARE lo bigint;
 BEGIN
-    FOR lo IN SELECT generate_series(1, {items}, {chunk}) LOOP
+    FOR lo IN SELECT generate_series(1, {rows}, {chunk}) LOOP
         IF (lo / {chunk}) % 2 = 0 THEN
             PERFORM set_config('pghistory.context_id', gen_random_uuid()::text, true);
             PERFORM set_config('pghistory.context_metadata', json_build_object(
-                'user', (lo / {chunk}) % 12 + 1, 'url', '/items/' || lo || '/edit/')::text, true);
+                'user', (lo / {chunk}) % 12 + 1, 'url', '/{path}/' || lo || '/edit/')::text, true);
         ELSE
             PERFORM set_config('pghistory.context_id', '', true);
             PERFORM set_config('pghistory.context_metadata', '', true);
         END IF;
-        UPDATE inventory_item SET number = number + 1, price = price + 1
-            WHERE id >= lo AND id < lo + {chunk};
-    END LOOP;
-END $$
-"""
-
-NOTE_ROUND = """
-DO $$
-DECLARE lo bigint;
-BEGIN
-    FOR lo IN SELECT generate_series(1, {notes}, {chunk}) LOOP
-        IF (lo / {chunk}) % 2 = 0 THEN
-            PERFORM set_config('pghistory.context_id', gen_random_uuid()::text, true);
-            PERFORM set_config('pghistory.context_metadata', json_build_object(
-                'user', (lo / {chunk}) % 12 + 1, 'url', '/notes/' || lo || '/edit/')::text, true);
-        ELSE
-            PERFORM set_config('pghistory.context_id', '', true);
-            PERFORM set_config('pghistory.context_metadata', '', true);
-        END IF;
-        UPDATE inventory_note SET body = 'note ' || id || ' v{round}'
+        UPDATE {table} SET {changes}
             WHERE id >= lo AND id < lo + {chunk};
     END LOOP;
 END $$
@@ -413,11 +394,24 @@ class UpgradeBench:
                 " SELECT 'note ' || i FROM generate_series(1, %s) AS i",
                 (self.notes,),
             )
+            item_round = UPDATE_ROUND.format(
+                rows=self.items,
+                chunk=FILL_CHUNK,
+                path="items",
+                table="inventory_item",
+                changes="number = number + 1, price = price + 1",
+            )
             for _ in range(ITEM_UPDATE_ROUNDS):
-                conn.execute(ITEM_ROUND.format(items=self.items, chunk=FILL_CHUNK))
+                conn.execute(item_round)
             for number in range(NOTE_UPDATE_ROUNDS):
                 conn.execute(
-                    NOTE_ROUND.format(notes=self.notes, chunk=FILL_CHUNK, round=number + 1)
+                    UPDATE_ROUND.format(
+                        rows=self.notes,
+                        chunk=FILL_CHUNK,
+                        path="notes",
+                        table="inventory_note",
+                        changes=f"body = 'note ' || id || ' v{number + 1}'",
+                    )
                 )
             conn.execute("VACUUM ANALYZE")
             conn.execute("CHECKPOINT")
