@@ -29,12 +29,18 @@ def logged_in_page(page, live_server):
     return page
 
 
-def test_events_button_on_a_change_page_lists_that_objects_events(logged_in_page, live_server):
+def retitled_book() -> Book:
+    """A book inserted and retitled (two events), beside another book of the same author."""
     author = Author.objects.create(name="Ursula")
     book = Book.objects.create(title="Lathe", author=author)
     book.title = "The Lathe of Heaven"
     book.save()
     Book.objects.create(title="Other", author=author)
+    return book
+
+
+def test_events_button_on_a_change_page_lists_that_objects_events(logged_in_page, live_server):
+    book = retitled_book()
     page = logged_in_page
 
     page.goto(f"{live_server.url}/admin/testapp/book/{book.pk}/change/")
@@ -74,11 +80,7 @@ def test_events_list_filters_by_label_in_the_sidebar(logged_in_page, live_server
 
 
 def test_a_3_9_bookmarked_object_link_shows_its_events_and_leads_back(logged_in_page, live_server):
-    author = Author.objects.create(name="Ursula")
-    book = Book.objects.create(title="Lathe", author=author)
-    book.title = "The Lathe of Heaven"
-    book.save()
-    Book.objects.create(title="Other", author=author)
+    book = retitled_book()
     change_page = f"/admin/testapp/book/{book.pk}/change/"
     page = logged_in_page
 

@@ -73,31 +73,24 @@ class Note(models.Model):
         return self.code
 
 
+def user_field():
+    """A user read from the context: no constraint, no reverse accessor."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+
+
 class InventoryEvents(Events):
     """`user` is written with the path of an event model's context foreign key
     (`pgh_context__metadata__user`); `context_user` and `url` with the path that 3.9.2's own
     `MiddlewareEvents` uses on the aggregate, whose `pgh_context` is the metadata itself."""
 
-    user = pghistory.ProxyField(
-        "pgh_context__metadata__user",
-        models.ForeignKey(
-            settings.AUTH_USER_MODEL,
-            null=True,
-            on_delete=models.DO_NOTHING,
-            related_name="+",
-            db_constraint=False,
-        ),
-    )
-    context_user = pghistory.ProxyField(
-        "pgh_context__user",
-        models.ForeignKey(
-            settings.AUTH_USER_MODEL,
-            null=True,
-            on_delete=models.DO_NOTHING,
-            related_name="+",
-            db_constraint=False,
-        ),
-    )
+    user = pghistory.ProxyField("pgh_context__metadata__user", user_field())
+    context_user = pghistory.ProxyField("pgh_context__user", user_field())
     url = pghistory.ProxyField("pgh_context__url", models.TextField(null=True))
 
     class Meta:
