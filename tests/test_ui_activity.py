@@ -15,7 +15,8 @@ from django.utils import timezone
 import pghistory
 from example_project.shop.models import Customer, Order, Product
 from pghistory.models import Context, Events
-from pghistory_admin.views.activity import activity_chart, chart_range
+from pghistory_admin.charts import activity_chart
+from pghistory_admin.views.activity import chart_range
 from tests.html import column, event_rows
 from tests.testapp.models import DenormContext
 
