@@ -23,7 +23,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
-from pghistory.trigger import literal, quote
+from pghistory.sql import literal, quote
 
 # The aggregate's columns and their SQL types; every branch yields them in this order.
 COLUMNS = {

@@ -20,7 +20,8 @@ from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from pghistory.aggregation import event_models
-from pghistory.trigger import _event_values, _parent_joins, quote
+from pghistory.sql import quote
+from pghistory.trigger import event_values, parent_joins
 
 #: The default label of backfilled events.
 SNAPSHOT_LABEL = "snapshot"
@@ -131,12 +132,12 @@ def _backfill_sql(event_model: type[models.Model], label: str, first: bool) -> s
     # an event is a probe of the (pgh_obj_id, pgh_id) index per row, not NOT EXISTS: as an
     # anti join, with statistics that lag behind the table the backfill fills, the planner
     # sorted the whole event table for each batch (1M rows: 24 s instead of 9 s).
-    columns, values = _event_values(event_model, tracked, label, _ROW)
+    columns, values = event_values(event_model, tracked, label, _ROW)
     after = "" if first else f"WHERE {pk} > %s"
     return (
         f"WITH batch AS (SELECT {pk} AS key FROM {table} {after} ORDER BY {pk} LIMIT %s),"
         f" written AS (INSERT INTO {events} ({', '.join(columns)})"
-        f" SELECT {', '.join(values)} FROM {table} AS {_ROW}{_parent_joins(tracked, _ROW)}"
+        f" SELECT {', '.join(values)} FROM {table} AS {_ROW}{parent_joins(tracked, _ROW)}"
         f" WHERE {_ROW}.{pk} IN (SELECT key FROM batch)"
         f" AND (SELECT 1 FROM {events} AS _pgh_event"
         f" WHERE _pgh_event.{quote(obj_field.column)} = {_ROW}.{target} LIMIT 1) IS NULL"

@@ -22,7 +22,7 @@ from django.db.backends.signals import connection_created
 
 from pghistory import config
 from pghistory.constants import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING
-from pghistory.trigger import literal
+from pghistory.sql import literal
 
 # The active context of this thread or asyncio task (a _State, or None). Tasks and
 # sync_to_async threads inherit it; plain threads do not (see capture_context()).

@@ -15,19 +15,10 @@ from pgtrigger import compiler
 
 from pghistory import config
 from pghistory.constants import CONTEXT_ID_SETTING, CONTEXT_METADATA_SETTING, New, Old
+from pghistory.sql import literal, quote  # (pghistory_admin imports quote from here too)
 
 # Transition table names of statement-level triggers, and the row each one holds.
 _TRANSITION_TABLES = {New: "new_values", Old: "old_values"}
-
-
-def quote(name: str) -> str:
-    """Quote a Postgres identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    """Quote a Postgres string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def default_trigger_name(label: str, operation: pgtrigger.Operation) -> str:
@@ -143,10 +134,10 @@ class Event(pgtrigger.Trigger):
     def _insert_sql(self, model: type[models.Model]) -> str:
         statement = self.level == pgtrigger.Statement
         row_source = _TRANSITION_TABLES[self.row] if statement else self.row
-        columns, values = _event_values(self.event_model, model, self.label, row_source)
+        columns, values = event_values(self.event_model, model, self.label, row_source)
         insert = f"INSERT INTO {quote(self.event_model._meta.db_table)} ({', '.join(columns)})"
         select = f"SELECT {', '.join(values)}"
-        joins = _parent_joins(model, row_source)
+        joins = parent_joins(model, row_source)
 
         if statement:
             condition = self._condition_sql(model)
@@ -182,10 +173,12 @@ def _referencing(operation: pgtrigger.Operation) -> pgtrigger.Referencing:
     return pgtrigger.Referencing(**tables[str(operation)])
 
 
-def _event_values(
+def event_values(
     event_model: type[models.Model], model: type[models.Model], label: str, row_source: str
 ) -> tuple[list[str], list[str]]:
-    """The event table's columns and the SQL expression that fills each one."""
+    """The event table's columns and the SQL expression that fills each one, reading the
+    tracked row from `row_source` (the trigger's NEW or OLD row, a transition table, or the
+    alias of the tracked table in a backfill's SELECT)."""
     tracked = {field.name: field for field in model._meta.concrete_fields}
     concrete_model = model._meta.concrete_model
     context = context_expressions(event_model)
@@ -218,7 +211,7 @@ def _parent_alias(parent: type[models.Model]) -> str:
     return quote(f"_pgh_{parent._meta.db_table}")
 
 
-def _parent_joins(model: type[models.Model], row_source: str) -> str:
+def parent_joins(model: type[models.Model], row_source: str) -> str:
     """Joins to the tables of multi-table inheritance parents, whose rows share the pk."""
     pk_column = quote(model._meta.pk.column)
     return "".join(
