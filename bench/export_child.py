@@ -1,11 +1,13 @@
-"""The CSV export, in a process of its own so that its peak memory is its own.
+"""The CSV or JSON Lines export, in a process of its own so that its peak memory is its own.
 
-    python bench/export_child.py --out FILE [--limit N]     the export (its first N rows), timed
+    python bench/export_child.py --out FILE [--limit N] [--format jsonl]
+                                    the export (its first N rows), timed
     python bench/export_child.py --out FILE --profile N     where the time goes
 
-Streams `/history/export.csv` through Django's test client as the superuser, counting rows
-(lines less the header) as the chunks arrive, and reports rows per second and the process's
-peak resident memory (`ru_maxrss`), next to its resident memory before the export started.
+Streams `/history/export.csv` (or `export.jsonl`) through Django's test client as the
+superuser, counting rows (lines, less the CSV's header) as the chunks arrive, and reports rows
+per second and the process's peak resident memory (`ru_maxrss`), next to its resident memory
+before the export started, and the files `pghistory` and `pghistory_admin` came from.
 
 With `--profile N` it runs the first N rows under cProfile (the profile goes next to FILE,
 as .txt) and times every query as it runs: the chunk queries that read the events (one per
@@ -26,7 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-URL = "/history/export.csv"
+#: The export's URL, by format; the CSV's first line is its header, JSON Lines have none.
+URLS = {"csv": "/history/export.csv", "jsonl": "/history/export.jsonl"}
+HEADER_LINES = {"csv": 1, "jsonl": 0}
 
 
 def rss_mb() -> float:
@@ -41,6 +45,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="stop after this many rows")
+    parser.add_argument("--format", choices=URLS, default="csv")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ours.reads_settings")
@@ -48,6 +53,7 @@ def main() -> None:
 
     django.setup()
     import history
+    import ours
     from django.contrib.auth import get_user_model
     from django.test import Client
 
@@ -56,35 +62,38 @@ def main() -> None:
     if args.profile:
         result = profile(client, args.profile, Path(args.out).with_suffix(".txt"))
     else:
-        result = export(client, args.limit)
+        result = export(client, args.limit, args.format)
+    result["libraries"] = ours.libraries()
     Path(args.out).write_text(json.dumps(result, indent=1))
 
 
-def stream(client, limit: int | None = None) -> tuple[int, int]:
-    """(rows, bytes) of the export, stopping after `limit` rows if given."""
-    response = client.get(URL)
+def stream(client, limit: int | None = None, fmt: str = "csv") -> tuple[int, int]:
+    """(rows, bytes) of the export in format `fmt`, stopping after `limit` rows if given."""
+    url = URLS[fmt]
+    response = client.get(url)
     if response.status_code != 200:
-        raise RuntimeError(f"{URL}: status {response.status_code}")
+        raise RuntimeError(f"{url}: status {response.status_code}")
     lines = size = 0
     content = response.streaming_content
     for chunk in content:
         lines += chunk.count(b"\n")
         size += len(chunk)
-        if limit is not None and lines > limit:
+        if limit is not None and lines - HEADER_LINES[fmt] >= limit:
             break  # (the last chunk may overshoot: the rows counted are the rows received)
     if hasattr(content, "close"):
         content.close()
     response.close()
-    return lines - 1, size
+    return lines - HEADER_LINES[fmt], size
 
 
-def export(client, limit: int | None) -> dict:
+def export(client, limit: int | None, fmt: str = "csv") -> dict:
     before = rss_mb()
     started = time.perf_counter()
-    rows, size = stream(client, limit)
+    rows, size = stream(client, limit, fmt)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {
+        "format": fmt,
         "rows": rows,
         "bytes": size,
         "seconds": round(seconds, 2),

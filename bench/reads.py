@@ -30,6 +30,9 @@ BENCH = Path(__file__).resolve().parent
 EXPLAIN_OVER_MS = 100
 #: A page stops repeating once its samples took this long (slow pages over huge histories).
 PAGE_BUDGET_S = 10
+#: Page 1 of the event browser, standalone and in the admin: (name, URL).
+BROWSER_PAGE_1 = ("browser, page 1", "/history/")
+ADMIN_BROWSER_PAGE_1 = ("admin: event browser", "/admin/pghistory_ui/event/")
 
 
 def stages_for(events: int, quick: bool) -> list[int]:
@@ -54,86 +57,24 @@ def main() -> None:
     ours.setup(os.environ.get("DJANGO_SETTINGS_MODULE", "ours.reads_settings"))
     bench = ReadBench(args.events, args.repeat, args.quick)
     result = bench.run(parts)
+    result["libraries"] = ours.libraries()
     Path(args.out).write_text(json.dumps(result, indent=1, default=str))
 
 
-class ReadBench:
-    def __init__(self, events: int, repeat: int, quick: bool):
-        import history
+class PageMeter:
+    """Pages requested through Django's test client, signed in as the history's superuser:
+    each page's server time (median of `repeat` requests) and SQL queries."""
 
-        self.events = events
+    def __init__(self, repeat: int):
         self.repeat = repeat
-        self.quick = quick
-        self.history = history.History(events, log=log)
 
-    def run(self, parts: set[str]) -> dict:
+    def sign_in(self) -> None:
         import history
         from django.contrib.auth import get_user_model
         from django.test import Client
 
-        result: dict = {"events": self.events, "stages": [], "pages": [], "ui": []}
-        started = time.perf_counter()
-        self.history.create_objects()
         self.client = Client()
         self.client.force_login(get_user_model().objects.get(username=history.ADMIN))
-
-        for size in stages_for(self.events, self.quick):
-            seconds = self.history.grow(size)
-            if size == self.events:
-                self.history.finish()
-            total = self.history.count()
-            log(f"bench: history at {total:,} events ({seconds:.1f} s to add)")
-            stage = {"target": size, "events": total, "build_s": round(seconds, 2)}
-            if "reads" in parts:
-                stage["page1"] = self.page("page 1", "/history/")
-            result["stages"].append(stage)
-        result["build_s"] = round(time.perf_counter() - started, 1)
-        result["facts"] = self.facts()
-
-        if "reads" in parts:
-            result["pages"] = self.read_pages()
-        if "ui" in parts:
-            result["ui"] = self.ui_pages()
-        return result
-
-    # -- what to ask for --------------------------------------------------------------------
-
-    def facts(self) -> dict:
-        """Objects, a context, an event and dates to put in the URLs."""
-        import history
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT max(pgh_id), min(pgh_created_at) FROM shop_orderevent")
-            last_id, first_at = cursor.fetchone()
-            middle = last_id // 2
-            cursor.execute(
-                "SELECT pgh_context_id FROM shop_orderevent"
-                " WHERE pgh_id >= %s AND pgh_context_id IS NOT NULL ORDER BY pgh_id LIMIT 1",
-                [middle],
-            )
-            context_id = cursor.fetchone()[0]
-            # The busiest order, and one with the median number of events.
-            cursor.execute(
-                "SELECT pgh_obj_id, count(*) FROM shop_orderevent GROUP BY pgh_obj_id"
-                " ORDER BY count(*) DESC, pgh_obj_id"
-            )
-            counts = cursor.fetchall()
-        busy, busy_events = counts[0]
-        typical, typical_events = counts[len(counts) // 2]
-        since = first_at + datetime.timedelta(days=40)
-        until = since + datetime.timedelta(days=6)
-        return {
-            "user": history.STAFF[0][0],
-            "context": str(context_id),
-            "event_slug": f"shop.OrderEvent:{middle}",
-            "busy_order": busy,
-            "busy_order_events": busy_events,
-            "typical_order": typical,
-            "typical_order_events": typical_events,
-            "since": since.date().isoformat(),
-            "until": until.date().isoformat(),
-        }
 
     # -- measuring --------------------------------------------------------------------------
 
@@ -219,6 +160,93 @@ class ReadBench:
         link = html.unescape(match.group(1))
         return url.split("?")[0] + link if link.startswith("?") else link
 
+    def explain(self, pages: list[dict]) -> None:
+        """EXPLAIN ANALYZE the slowest query of each page over the target."""
+        from django.db import connection
+
+        for page in pages:
+            if page["median_ms"] <= EXPLAIN_OVER_MS or not page.get("slowest_query"):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + page["slowest_query"])
+                page["explain"] = "\n".join(row[0] for row in cursor.fetchall())
+
+
+class ReadBench(PageMeter):
+    """The history built in stages, page 1 at each, then every page at the final size."""
+
+    def __init__(self, events: int, repeat: int, quick: bool):
+        import history
+
+        super().__init__(repeat)
+        self.events = events
+        self.quick = quick
+        self.history = history.History(events, log=log)
+
+    def run(self, parts: set[str]) -> dict:
+        result: dict = {"events": self.events, "stages": [], "pages": [], "ui": []}
+        started = time.perf_counter()
+        self.history.create_objects()
+        self.sign_in()
+
+        for size in stages_for(self.events, self.quick):
+            seconds = self.history.grow(size)
+            if size == self.events:
+                self.history.finish()
+            total = self.history.count()
+            log(f"bench: history at {total:,} events ({seconds:.1f} s to add)")
+            stage = {"target": size, "events": total, "build_s": round(seconds, 2)}
+            if "reads" in parts:
+                stage["page1"] = self.page("page 1", BROWSER_PAGE_1[1])
+            result["stages"].append(stage)
+        result["build_s"] = round(time.perf_counter() - started, 1)
+        result["facts"] = self.facts()
+
+        if "reads" in parts:
+            result["pages"] = self.read_pages()
+        if "ui" in parts:
+            result["ui"] = self.ui_pages()
+        return result
+
+    # -- what to ask for --------------------------------------------------------------------
+
+    def facts(self) -> dict:
+        """Objects, a context, an event and dates to put in the URLs."""
+        import history
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(pgh_id), min(pgh_created_at) FROM shop_orderevent")
+            last_id, first_at = cursor.fetchone()
+            middle = last_id // 2
+            cursor.execute(
+                "SELECT pgh_context_id FROM shop_orderevent"
+                " WHERE pgh_id >= %s AND pgh_context_id IS NOT NULL ORDER BY pgh_id LIMIT 1",
+                [middle],
+            )
+            context_id = cursor.fetchone()[0]
+            # The busiest order, and one with the median number of events.
+            cursor.execute(
+                "SELECT pgh_obj_id, count(*) FROM shop_orderevent GROUP BY pgh_obj_id"
+                " ORDER BY count(*) DESC, pgh_obj_id"
+            )
+            counts = cursor.fetchall()
+        busy, busy_events = counts[0]
+        typical, typical_events = counts[len(counts) // 2]
+        since = first_at + datetime.timedelta(days=40)
+        until = since + datetime.timedelta(days=6)
+        return {
+            "user": history.STAFF[0][0],
+            "context": str(context_id),
+            "event_slug": f"shop.OrderEvent:{middle}",
+            "busy_order": busy,
+            "busy_order_events": busy_events,
+            "typical_order": typical,
+            "typical_order_events": typical_events,
+            "since": since.date().isoformat(),
+            "until": until.date().isoformat(),
+        }
+
     # -- the pages --------------------------------------------------------------------------
 
     def read_pages(self) -> list[dict]:
@@ -227,9 +255,9 @@ class ReadBench:
 
         facts = self.history_facts = self.facts()
         log("bench: history pages")
-        pages = [self.page("browser, page 1", "/history/")]
+        pages = [self.page(*BROWSER_PAGE_1)]
 
-        url = "/history/"
+        url = BROWSER_PAGE_1[1]
         started = time.perf_counter()
         for _ in range(99):
             url = self.older_link(url)
@@ -279,7 +307,7 @@ class ReadBench:
         timeline = f"/admin/pghistory_ui/event/object/shop.order/{order}/"
         redirect = self.client.get(f"/admin/shop/order/{order}/history/")
         pages = [
-            self.page("admin: event browser", "/admin/pghistory_ui/event/"),
+            self.page(*ADMIN_BROWSER_PAGE_1),
             self.page(
                 "admin: History tab (redirect)", f"/admin/shop/order/{order}/history/", expect=302
             ),
@@ -294,17 +322,6 @@ class ReadBench:
             pages[1]["problem"] = f"redirects to {redirect.get('Location')}, not {timeline}"
         self.explain(pages)
         return pages
-
-    def explain(self, pages: list[dict]) -> None:
-        """EXPLAIN ANALYZE the slowest query of each page over the target."""
-        from django.db import connection
-
-        for page in pages:
-            if page["median_ms"] <= EXPLAIN_OVER_MS or not page.get("slowest_query"):
-                continue
-            with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + page["slowest_query"])
-                page["explain"] = "\n".join(row[0] for row in cursor.fetchall())
 
 
 if __name__ == "__main__":
