@@ -15,6 +15,9 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
            with or without event indexes, in plain SQL (bench/floors.py)
   upgrade  migrating a django-pghistory 3.9.2 project with N events to this package under a
            concurrent writer, as generated and split for no blocking (bench/upgrade.py)
+  ui-before-after  page 1 and the exports with a baseline commit's UI (--baseline) and the
+           working tree's (or --current's), alternating, on one history
+           (bench/ui_before_after.py; only with --only: it is not part of the full run)
 
 Prints the results as a markdown table and writes them to bench/results/latest.md and
 bench/results/latest.json. See bench/README.md.
@@ -39,6 +42,7 @@ import floors
 import maintenance
 import partitions
 import report
+import ui_before_after
 import upgrade
 import upstream_env
 import writes
@@ -48,6 +52,8 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
 PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions", "floors", "upgrade")
+#: Parts that run only when named with --only.
+OPTIONAL_PARTS = ("ui-before-after",)
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
 UPSTREAM_MAX_ROWS = 100_000
 UPSTREAM_TIMEOUT_S = 120
@@ -106,7 +112,16 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--events", type=int, help="history size for the reads (1,000,000)")
     parser.add_argument("--quick", action="store_true", help="a small run (about 2 minutes)")
-    parser.add_argument("--only", choices=PARTS, help="run one part only")
+    parser.add_argument("--only", choices=PARTS + OPTIONAL_PARTS, help="run one part only")
+    parser.add_argument(
+        "--baseline",
+        default=ui_before_after.BASELINE,
+        help=f"ui-before-after: the git ref of the UI before ({ui_before_after.BASELINE})",
+    )
+    parser.add_argument(
+        "--current",
+        help="ui-before-after: the git ref of the UI after (default: the working tree)",
+    )
     parser.add_argument("--repeat", type=int, help="repetitions of each measurement (5)")
     parser.add_argument(
         "--out", default=str(RESULTS / "latest"), help="results path, less .json / .md"
@@ -142,6 +157,10 @@ def main(argv=None) -> int:
         results["reads"] = run_reads(config, url, reads_parts)
     if "export" in parts:
         results["export"] = run_export(config, url)
+    if "ui-before-after" in parts:
+        results["ui_before_after"] = ui_before_after.run(
+            config, url, args.baseline, args.current, run_reads, run_child, log
+        )
     if "maintenance" in parts:
         results["maintenance"] = maintenance.run(config, url, recreate, run_child, log)
     if "partitions" in parts:
@@ -154,7 +173,8 @@ def main(argv=None) -> int:
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["checks"] = report.checks(results)
     markdown = "".join(
-        part.markdown(results) for part in (report, maintenance, partitions, floors, upgrade)
+        part.markdown(results)
+        for part in (report, ui_before_after, maintenance, partitions, floors, upgrade)
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -260,24 +280,28 @@ def run_writes(config: Config, url: str, upstream_url: str) -> dict:
     }
 
 
-def child_env(url: str) -> dict:
+def child_env(url: str, pythonpath: Path | None = None) -> dict:
+    """A measuring process's environment: our read settings, the database of `url`, and no
+    `PYTHONPATH` but `pythonpath` (a folder whose pghistory and pghistory_admin go first)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in ("PYTHONPATH", "PYTHONHOME", "DJANGO_SETTINGS_MODULE")
     }
     env.update(DJANGO_SETTINGS_MODULE="ours.reads_settings", BENCH_DATABASE_URL=url)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     return env
 
 
-def run_child(script: str, args: list[str], url: str) -> dict:
+def run_child(script: str, args: list[str], url: str, pythonpath: Path | None = None) -> dict:
     out = RESULTS / f".{script}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, str(BENCH / script), *args, "--out", str(out)],
         check=True,
         cwd=BENCH,
-        env=child_env(url),
+        env=child_env(url, pythonpath),
     )
     try:
         return json.loads(out.read_text())
@@ -285,13 +309,13 @@ def run_child(script: str, args: list[str], url: str) -> dict:
         out.unlink()
 
 
-def run_reads(config: Config, url: str, parts: list[str]) -> dict:
+def run_reads(config: Config, url: str, parts: list[str], pythonpath: Path | None = None) -> dict:
     log(f"bench: building a history of {config.events:,} events")
     args = ["--events", str(config.events), "--repeat", str(config.repeat)]
     args += ["--parts", ",".join(parts) or "none"]
     if config.quick:
         args.append("--quick")
-    return run_child("reads.py", args, url)
+    return run_child("reads.py", args, url, pythonpath)
 
 
 def run_export(config: Config, url: str) -> dict:
