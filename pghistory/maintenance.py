@@ -4,51 +4,42 @@ measure each table's size and growth. The `pghistory_backfill`, `pghistory_prune
 
 History is evidence: a backfill only adds events, and pruning deletes only the events its rule
 selects, in short batches, never touching what is written while it runs.
+
+It stands on `pghistory.tables` (the SQL they share with `pghistory.partitions`), and names
+`Unsupported`, `database_now`, `is_append_only` and `table_sizes` from there for its callers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import pgtrigger
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from pghistory.aggregation import event_models
 from pghistory.sql import quote
+from pghistory.tables import (
+    Unsupported,
+    advisory_lock,
+    append_only_lifted,
+    count_rows,
+    database_now,
+    delete_events,
+    is_append_only,
+    max_pgh_id,
+    table_sizes,
+)
 from pghistory.trigger import event_values, parent_joins
 
 #: The default label of backfilled events.
 SNAPSHOT_LABEL = "snapshot"
 #: Tables whose planner estimate is above this many events are not counted by `table_stats`.
 EXACT_COUNT_LIMIT = 1_000_000
-#: The name of the trigger that makes an event model append-only (see `pghistory.core`).
-APPEND_ONLY_TRIGGER = "append_only"
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
-_DURATION_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 # The alias of the tracked table in a backfill statement, as the trigger's row source.
 _ROW = "_pgh_tracked"
-
-
-class Unsupported(Exception):
-    """An event model that a maintenance operation cannot handle; the message says why."""
-
-
-def parse_duration(text: str) -> datetime.timedelta:
-    """`12h`, `90d` or `4w` as a timedelta (hours, days or weeks; more than zero)."""
-    match = _DURATION.match(text)
-    if match is None or int(match.group(1)) == 0:
-        raise ValueError(
-            f'"{text}" is not a duration: give a whole number of hours, days or weeks,'
-            " such as 12h, 90d or 4w."
-        )
-    return datetime.timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def select_event_models(labels: Iterable[str] = ()) -> list[type[models.Model]]:
@@ -76,13 +67,6 @@ def select_event_models(labels: Iterable[str] = ()) -> list[type[models.Model]]:
     return list(dict.fromkeys(chosen))
 
 
-def database_now(using: str = DEFAULT_DB_ALIAS) -> datetime.datetime:
-    """The database server's clock, which stamps `pgh_created_at`."""
-    with connections[using].cursor() as cursor:
-        cursor.execute("SELECT NOW()")
-        return cursor.fetchone()[0]
-
-
 def _table(model: type[models.Model]) -> str:
     return quote(model._meta.db_table)
 
@@ -98,8 +82,7 @@ def _obj_field(event_model: type[models.Model]) -> models.ForeignKey | None:
 def tracked_rows(event_model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> int:
     """How many rows the tracked table of `event_model` holds (what a backfill checks)."""
     with connections[using].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {_table(event_model.pgh_tracked_model)}")
-        return cursor.fetchone()[0]
+        return count_rows(cursor, event_model.pgh_tracked_model._meta.db_table)
 
 
 class Backfilled(NamedTuple):
@@ -174,7 +157,7 @@ def backfill(
     while True:
         with transaction.atomic(using=using), connections[using].cursor() as cursor:
             # Two backfills of one table take turns, so neither writes a second snapshot.
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [lock])
+            advisory_lock(cursor, lock)
             if last_key is None:
                 cursor.execute(first_sql, [batch_size])
             else:
@@ -218,11 +201,9 @@ class OlderThan(PruneRule):
 
     def count(self, event_model, using=DEFAULT_DB_ALIAS) -> int:
         with connections[using].cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*) FROM {_table(event_model)} WHERE pgh_created_at < %s",
-                [self.cutoff],
+            return count_rows(
+                cursor, event_model._meta.db_table, " WHERE pgh_created_at < %s", [self.cutoff]
             )
-            return cursor.fetchone()[0]
 
     def next_batch(self, cursor, event_model, bound, after, size):
         after_sql, params = "", [self.cutoff, bound]
@@ -292,11 +273,6 @@ class KeepLast(PruneRule):
         return doomed, (rows[-1][:2] if len(rows) == size else None)
 
 
-def is_append_only(event_model: type[models.Model]) -> bool:
-    """True when a trigger refuses updates and deletes of `event_model`'s events."""
-    return bool(getattr(event_model, "_pgh_append_only", False))
-
-
 def prune(
     event_model: type[models.Model],
     rule: PruneRule,
@@ -317,13 +293,11 @@ def prune(
     (`pgtrigger.ignore`): other connections stay refused.
     """
     rule.check(event_model)
-    append_only = is_append_only(event_model)
-    if append_only and not allow_append_only:
+    if is_append_only(event_model) and not allow_append_only:
         raise Unsupported("its events are append-only")
-    table = _table(event_model)
+    table = event_model._meta.db_table
     with connections[using].cursor() as cursor:
-        cursor.execute(f"SELECT max(pgh_id) FROM {table}")
-        bound = cursor.fetchone()[0]
+        bound = max_pgh_id(cursor, table)
     if bound is None:
         return 0
 
@@ -331,25 +305,16 @@ def prune(
     while True:
         with (
             transaction.atomic(using=using),
-            _lifting_protection(event_model, append_only, using),
+            append_only_lifted(event_model, using),
             connections[using].cursor() as cursor,
         ):
             doomed, after = rule.next_batch(cursor, event_model, bound, after, batch_size)
-            batch_deleted = 0
-            if doomed:
-                cursor.execute(f"DELETE FROM {table} WHERE pgh_id = ANY(%s)", [doomed])
-                batch_deleted = cursor.rowcount
+            batch_deleted = delete_events(cursor, table, doomed) if doomed else 0
         deleted += batch_deleted
         if on_batch is not None:
             on_batch(batch_deleted)
         if after is None:
             return deleted
-
-
-def _lifting_protection(event_model: type[models.Model], append_only: bool, using: str):
-    if not append_only:
-        return contextlib.nullcontext()
-    return pgtrigger.ignore(f"{event_model._meta.label}:{APPEND_ONLY_TRIGGER}", databases=[using])
 
 
 # -- stats ------------------------------------------------------------------------------------
@@ -404,26 +369,6 @@ class TableStats:
             "oldest": self.oldest.isoformat() if self.oldest else None,
             "newest": self.newest.isoformat() if self.newest else None,
         }
-
-
-def table_sizes(tables: list[str], using: str = DEFAULT_DB_ALIAS) -> dict[str, tuple]:
-    """(the planner's row estimate, bytes with indexes) of each table, by name: one query of
-    the catalog, no count. The estimate is -1 for a table not analyzed yet. A partitioned
-    table has no storage of its own, and autovacuum does not keep its estimate: its
-    partitions' figures add up (the estimate of those analyzed; -1 when none is)."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            "SELECT c.relname, CASE WHEN max(p.reltuples) < 0 THEN -1"
-            " ELSE sum(greatest(p.reltuples, 0)) END::float8,"
-            " sum(pg_total_relation_size(p.oid))::bigint"
-            " FROM pg_class c JOIN pg_class p ON (c.relkind = 'r' AND p.oid = c.oid)"
-            " OR (c.relkind = 'p' AND p.oid IN"
-            " (SELECT relid FROM pg_partition_tree(c.oid) WHERE isleaf))"
-            " WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%s)"
-            " AND pg_table_is_visible(c.oid) GROUP BY c.relname",
-            [tables],
-        )
-        return {name: (reltuples, size) for name, reltuples, size in cursor.fetchall()}
 
 
 def table_stats(

@@ -20,6 +20,9 @@ The layout of a partitioned event table:
 
 Foreign keys to a partitioned event table cannot exist (`pgh_id` alone is unique in no
 constraint); the conversion refuses a table that has any.
+
+It stands on `pghistory.tables` (the catalog, counts, locks, append-only protection), as
+`pghistory.maintenance` does; the two do not use each other.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ import datetime
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
-from pghistory import maintenance
-from pghistory.trigger import literal, quote
+from pghistory import tables
+from pghistory.sql import literal, quote
 
 UTC = datetime.UTC
 #: The partition key of every partitioned event table.
@@ -47,7 +50,6 @@ LOCK_TIMEOUT = "10s"
 
 _MARKER = "pghistory: partitioned by {}"
 _MARKER_RE = re.compile(r"^pghistory: partitioned by (\w+)$")
-_BOUNDS_RE = re.compile(r"^FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)$")
 _AGE_RE = re.compile(r"^\s*(\d+)\s*([my])\s*$")
 
 
@@ -124,7 +126,7 @@ def age_cutoff(age: str, now: datetime.datetime) -> datetime.datetime:
         last_day = calendar.monthrange(first.year, first.month)[1]
         return first.replace(day=min(moment.day, last_day))
     try:
-        return now - maintenance.parse_duration(age)
+        return now - tables.parse_duration(age)
     except ValueError:
         raise ValueError(
             f'"{age}" is not an age: give a whole number of months or years (12m, 1y),'
@@ -175,31 +177,18 @@ class Layout:
 
 def read_layout(cursor, table: str) -> Layout | None:
     """The layout of `table`, or None when it is not a partitioned table."""
-    cursor.execute(
-        "SELECT d.relname, obj_description(d.oid, 'pg_class') FROM pg_partitioned_table p"
-        " LEFT JOIN pg_class d ON d.oid = p.partdefid WHERE p.partrelid = to_regclass(%s)",
-        [quote(table)],
-    )
-    row = cursor.fetchone()
-    if row is None:
+    partitioned = tables.read_partitioned(cursor, table)
+    if partitioned is None:
         return None
-    default, comment = row
-    marker = _MARKER_RE.match(comment or "")
-    cursor.execute(
-        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i"
-        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass(%s)",
-        [quote(table)],
-    )
-    found = []
-    for name, bounds in cursor.fetchall():
-        match = _BOUNDS_RE.match(bounds or "")
-        if match:  # (the DEFAULT partition, or bounds such as MINVALUE, are not periods)
-            start, end = (datetime.datetime.fromisoformat(value) for value in match.groups())
-            found.append(Partition(name, start.astimezone(UTC), end.astimezone(UTC)))
+    marker = _MARKER_RE.match(partitioned.default_comment or "")
+    found = [
+        Partition(name, start.astimezone(UTC), end.astimezone(UTC))
+        for name, start, end in partitioned.ranges
+    ]
     return Layout(
         table=table,
         interval=INTERVALS.get(marker.group(1)) if marker else None,
-        default=default,
+        default=partitioned.default,
         partitions=tuple(sorted(found, key=lambda partition: partition.start)),
     )
 
@@ -215,11 +204,7 @@ def _period_starts_with_rows(cursor, table: str, every: Interval) -> list[dateti
     `(pgh_created_at, pgh_id)` index per period, not a scan."""
     starts, after = [], None
     while True:
-        where = "" if after is None else f" WHERE {KEY} >= %s"
-        cursor.execute(
-            f"SELECT min({KEY}) FROM {quote(table)}{where}", [] if after is None else [after]
-        )
-        first = cursor.fetchone()[0]
+        first = tables.earliest(cursor, table, KEY, after)
         if first is None:
             return starts
         starts.append(every.floor(first))
@@ -230,18 +215,7 @@ def _count(cursor, table: str, partition: Partition | None = None) -> int:
     where, params = "", []
     if partition is not None:
         where, params = f" WHERE {KEY} >= %s AND {KEY} < %s", [partition.start, partition.end]
-    cursor.execute(f"SELECT count(*) FROM {quote(table)}{where}", params)
-    return cursor.fetchone()[0]
-
-
-def _columns(cursor, table: str) -> str:
-    """The columns an INSERT may write (not generated ones), quoted and comma-separated."""
-    cursor.execute(
-        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0"
-        " AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
-        [quote(table)],
-    )
-    return ", ".join(quote(name) for (name,) in cursor.fetchall())
+    return tables.count_rows(cursor, table, where, params)
 
 
 def _create_sql(parent: str, partition: Partition) -> str:
@@ -261,99 +235,6 @@ def _default_sql(parent: str, table: str, every: Interval) -> list[str]:
 
 
 # -- turning a table into a partitioned one, and back -----------------------------------------
-
-
-@dataclass
-class _Shape:
-    """What a table has beside its columns, read before it is rebuilt, to build again."""
-
-    partitioned: bool
-    columns: str
-    primary_key: tuple[str, list[str]] | None
-    constraints: list[tuple[str, str]]
-    indexes: list[str]
-    triggers: list[tuple[str, str, str | None, str]]
-    comment: str | None
-    grants: list[str]
-    #: The sequence of `pgh_id`, and whether it is an identity (else a serial's).
-    sequence: tuple[str, bool] | None
-    referenced_by: list[str] = field(default_factory=list)
-
-    @classmethod
-    def read(cls, cursor, table: str) -> _Shape | None:
-        cursor.execute(
-            "SELECT oid, relkind = 'p', obj_description(oid, 'pg_class') FROM pg_class"
-            " WHERE oid = to_regclass(%s)",
-            [quote(table)],
-        )
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        oid, partitioned, comment = row
-        cursor.execute(
-            "SELECT conname, contype, pg_get_constraintdef(oid),"
-            " ARRAY(SELECT a.attname FROM unnest(conkey) WITH ORDINALITY AS k(attnum, n)"
-            " JOIN pg_attribute a ON a.attrelid = conrelid AND a.attnum = k.attnum"
-            " ORDER BY k.n)"
-            " FROM pg_constraint WHERE conrelid = %s AND contype IN ('p', 'u', 'f', 'x')"
-            " ORDER BY conname",
-            [oid],
-        )
-        primary_key, constraints = None, []
-        for name, kind, definition, columns in cursor.fetchall():
-            if kind == "p":
-                primary_key = (name, list(columns))
-            else:
-                constraints.append((name, definition))
-        cursor.execute(
-            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = %s"
-            " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid"
-            " AND c.conrelid = i.indrelid) ORDER BY i.indexrelid",
-            [oid],
-        )
-        # An index of a partitioned table reads "ON ONLY <table>"; built again, it is not.
-        indexes = [definition.replace(" ON ONLY ", " ON ", 1) for (definition,) in cursor]
-        cursor.execute(
-            "SELECT tgname, pg_get_triggerdef(oid), obj_description(oid, 'pg_trigger'),"
-            " tgenabled FROM pg_trigger WHERE tgrelid = %s AND NOT tgisinternal ORDER BY tgname",
-            [oid],
-        )
-        triggers = list(cursor.fetchall())
-        cursor.execute(
-            "SELECT privilege_type, is_grantable, CASE WHEN grantee = 0 THEN 'PUBLIC'"
-            " ELSE quote_ident(pg_get_userbyid(grantee)) END"
-            " FROM pg_class, aclexplode(relacl) WHERE oid = %s AND grantee <> relowner",
-            [oid],
-        )
-        grants = [
-            f"GRANT {privilege} ON {quote(table)} TO {grantee}"
-            + (" WITH GRANT OPTION" if grantable else "")
-            for privilege, grantable, grantee in cursor.fetchall()
-        ]
-        cursor.execute(
-            "SELECT pg_get_serial_sequence(%s, 'pgh_id'), (SELECT attidentity <> ''"
-            " FROM pg_attribute WHERE attrelid = %s AND attname = 'pgh_id')",
-            [quote(table), oid],
-        )
-        sequence, identity = cursor.fetchone()
-        cursor.execute(
-            "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint"
-            " WHERE confrelid = %s AND contype = 'f' AND conparentid = 0",
-            [oid],
-        )
-        referenced_by = [name for (name,) in cursor.fetchall()]
-        return cls(
-            partitioned=partitioned,
-            columns=_columns(cursor, table),
-            primary_key=primary_key,
-            constraints=constraints,
-            indexes=indexes,
-            triggers=triggers,
-            comment=comment,
-            grants=grants,
-            sequence=(sequence, identity) if sequence else None,
-            referenced_by=referenced_by,
-        )
 
 
 def partition_table(schema_editor, table: str, every: str = "month", *, ahead: int = 1) -> None:
@@ -378,8 +259,8 @@ def unpartition_table(schema_editor, table: str) -> None:
 def _rebuild(schema_editor, table: str, every: Interval | None, ahead: int) -> None:
     connection = schema_editor.connection
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        schema_editor.execute(f"LOCK TABLE {quote(table)} IN ACCESS EXCLUSIVE MODE", None)
-        shape = _Shape.read(cursor, table)
+        schema_editor.execute(tables.exclusive_lock_sql(table), None)
+        shape = tables.TableShape.read(cursor, table)
         if shape is None:
             raise ValueError(f'There is no table "{table}".')
         if shape.partitioned == (every is not None):
@@ -391,13 +272,18 @@ def _rebuild(schema_editor, table: str, every: Interval | None, ahead: int) -> N
                 f'"{table}" cannot be rebuilt while foreign keys point to it:'
                 f" {', '.join(shape.referenced_by)}."
             )
-        now = maintenance.database_now(connection.alias)
+        now = tables.database_now(connection.alias)
         for statement in _rebuild_sql(cursor, table, shape, every, ahead, now):
             schema_editor.execute(statement, None)  # (None: the SQL is not a template)
 
 
 def _rebuild_sql(
-    cursor, table: str, shape: _Shape, every: Interval | None, ahead: int, now: datetime.datetime
+    cursor,
+    table: str,
+    shape: tables.TableShape,
+    every: Interval | None,
+    ahead: int,
+    now: datetime.datetime,
 ):
     """The statements that rebuild `table` partitioned by `every` (None: as a plain table)."""
     new = _identifier(table, "pgh_rebuilt")
@@ -490,11 +376,11 @@ def check(event_model: type[models.Model], using: str = DEFAULT_DB_ALIAS) -> Lay
     """The layout of `event_model`'s table; `Unsupported` unless pghistory partitioned it."""
     found = layout_of(event_model._meta.db_table, using)
     if found is None:
-        raise maintenance.Unsupported(
+        raise tables.Unsupported(
             "its table is not partitioned (see pghistory.operations.PartitionEventTable)"
         )
     if found.interval is None:
-        raise maintenance.Unsupported(
+        raise tables.Unsupported(
             "its table was not partitioned by pghistory (its DEFAULT partition's comment"
             " does not name the period)"
         )
@@ -515,7 +401,7 @@ def plan(
     by `drop_before`). Changes nothing. `Unsupported` unless pghistory partitioned the table."""
     found = check(event_model, using)
     every = found.interval
-    now = now or maintenance.database_now(using)
+    now = now or tables.database_now(using)
     with connections[using].cursor() as cursor:
         starts = set(every.starts(now, ahead + 1))
         if found.default:
@@ -559,14 +445,13 @@ def apply(plan: Plan, *, using: str = DEFAULT_DB_ALIAS, allow_append_only: bool 
     partition lifts their protection for this command's own transactions only.
     """
     event_model = plan.event_model
-    append_only = maintenance.is_append_only(event_model)
-    if plan.drop and append_only and not allow_append_only:
-        raise maintenance.Unsupported("its events are append-only")
+    if plan.drop and tables.is_append_only(event_model) and not allow_append_only:
+        raise tables.Unsupported("its events are append-only")
     done = Plan(event_model, plan.layout, [], [])
     for creation in plan.create:
         with (
             transaction.atomic(using=using),
-            maintenance._lifting_protection(event_model, append_only, using),
+            tables.append_only_lifted(event_model, using),
             connections[using].cursor() as cursor,
         ):
             current = _lock(cursor, plan.layout.table)
@@ -587,8 +472,7 @@ def apply(plan: Plan, *, using: str = DEFAULT_DB_ALIAS, allow_append_only: bool 
 
 def _lock(cursor, table: str) -> Layout:
     """Lock `table` (and its partitions) for this transaction; its layout then."""
-    cursor.execute(f"SET LOCAL lock_timeout = {literal(LOCK_TIMEOUT)}")
-    cursor.execute(f"LOCK TABLE {quote(table)} IN ACCESS EXCLUSIVE MODE")
+    tables.lock_table(cursor, table, LOCK_TIMEOUT)
     return read_layout(cursor, table)
 
 
@@ -606,7 +490,7 @@ def _create_partition(cursor, current: Layout, partition: Partition) -> int:
     if moved:
         where = f"{KEY} >= %s AND {KEY} < %s"
         bounds = [partition.start, partition.end]
-        columns = _columns(cursor, current.table)
+        columns = tables.insertable_columns(cursor, current.table)
         default = quote(current.default)
         cursor.execute(
             f"CREATE TEMPORARY TABLE _pgh_moving ON COMMIT DROP AS SELECT {columns}"

@@ -7,7 +7,7 @@ import json
 from django.core.management.base import CommandError
 
 import pghistory
-from pghistory import maintenance
+from pghistory import maintenance, tables
 from pghistory.management.base import MaintenanceCommand
 
 
@@ -51,7 +51,7 @@ class Command(MaintenanceCommand):
                 name = event_model._meta.label
                 try:
                     maintenance.check_backfill(event_model)
-                except maintenance.Unsupported as exc:
+                except tables.Unsupported as exc:
                     self.stderr.write(f"{name}: skipped, {exc}.")
                     continue
                 total = maintenance.tracked_rows(event_model, database)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 from django.db import OperationalError
 
-from pghistory import maintenance, partitions
+from pghistory import partitions, tables
 from pghistory.management.base import MaintenanceCommand
 
 
@@ -65,21 +65,21 @@ class Command(MaintenanceCommand):
         for event_model in chosen:
             try:
                 layouts[event_model] = partitions.check(event_model, database)
-            except maintenance.Unsupported as exc:
+            except tables.Unsupported as exc:
                 if models:  # (with none named, plain event tables are simply not concerned)
                     self.stderr.write(f"{event_model._meta.label}: skipped, {exc}.")
         if not layouts:
             self.stdout.write("No partitioned event tables.")
             return
 
-        now = maintenance.database_now(database)
+        now = tables.database_now(database)
         drop_before = None
         if drop_older_than is not None:
             try:
                 drop_before = partitions.age_cutoff(drop_older_than, now)
             except ValueError as exc:
                 raise CommandError(str(exc)) from None
-            protected = [m._meta.label for m in layouts if maintenance.is_append_only(m)]
+            protected = [m._meta.label for m in layouts if tables.is_append_only(m)]
             if protected and not allow_append_only:
                 raise CommandError(
                     f"{', '.join(protected)}: append-only event model"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from pghistory import maintenance
+from pghistory import maintenance, tables
 from pghistory.management.base import MaintenanceCommand
 
 
@@ -59,7 +59,7 @@ class Command(MaintenanceCommand):
         **options,
     ):
         event_models = self.event_models(models)
-        protected = [m._meta.label for m in event_models if maintenance.is_append_only(m)]
+        protected = [m._meta.label for m in event_models if tables.is_append_only(m)]
         if protected and not allow_append_only:
             raise CommandError(
                 f"{', '.join(protected)}: append-only event model{'s' * (len(protected) > 1)},"
@@ -74,7 +74,7 @@ class Command(MaintenanceCommand):
             name = event_model._meta.label
             try:
                 rule.check(event_model)
-            except maintenance.Unsupported as exc:
+            except tables.Unsupported as exc:
                 self.stderr.write(f"{name}: skipped, {exc}.")
                 continue
             count = rule.count(event_model, database)
@@ -100,9 +100,9 @@ class Command(MaintenanceCommand):
             self.stdout.write(f"Events beyond the {keep_last} newest of each object:")
             return maintenance.KeepLast(keep_last)
         try:
-            age = maintenance.parse_duration(older_than)
+            age = tables.parse_duration(older_than)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        cutoff = maintenance.database_now(database) - age
+        cutoff = tables.database_now(database) - age
         self.stdout.write(f"Events older than {older_than}, written before {cutoff.isoformat()}:")
         return maintenance.OlderThan(cutoff)
