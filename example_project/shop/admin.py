@@ -1,6 +1,9 @@
 """The shop in the Django admin."""
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import BadRequest, FieldDoesNotExist, ValidationError
+from django.db import models
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, OuterRef, Subquery, Sum
 
 from example_project.shop.models import (
@@ -14,8 +17,69 @@ from example_project.shop.models import (
 )
 
 
+def reject_nul(*values: str) -> None:
+    """400 Bad Request for a NUL character: Postgres text cannot hold one, so psycopg refuses
+    any query with it (in the middle of rendering the page, as a server error)."""
+    if any("\x00" in value for value in values):
+        raise BadRequest("The request contains a NUL character.")
+
+
+class ShopChangeList(ChangeList):
+    """Django's changelist, answering 400 Bad Request for the query strings it would fail on
+    with a server error: a NUL character anywhere, and a `date_hierarchy` year so large that
+    the end of its year (or month) is past 9999 or the number does not fit a C long. Bad
+    dates that Django catches itself (`__month=13`) still redirect to `?e=1`, as always."""
+
+    def get_filters(self, request):
+        reject_nul(*(text for key, values in request.GET.lists() for text in (key, *values)))
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise BadRequest("A date in the query string is out of range.") from error
+
+
+class ShopModelAdmin(admin.ModelAdmin):
+    """The base of the shop's admin classes: the changelist above, search terms (of the
+    changelist and of the autocomplete widgets) checked the same way, and an add page's
+    initial values from the query string made values of their fields."""
+
+    def get_changelist(self, request, **kwargs):
+        return ShopChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        reject_nul(search_term)
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_changeform_initial_data(self, request):
+        # Django hands the query string's text to the widgets as it is, and two kinds fail
+        # on it with a server error: the date and time widgets on any text
+        # (`?placed_at=2024-05-01`), and a related object's widget on a key that is not one
+        # (`?customer=abc`). Their values are converted (or refused) first; other widgets
+        # show text as text.
+        initial = super().get_changeform_initial_data(request)
+        for name, value in initial.items():
+            values = value if isinstance(value, list) else [value]
+            reject_nul(*values)
+            try:
+                field = self.opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if field.is_relation and (field.many_to_one or field.many_to_many):
+                to_python = field.target_field.to_python
+            elif isinstance(field, (models.DateField, models.TimeField)):
+                to_python = field.to_python  # DateTimeField is a DateField
+            else:
+                continue
+            try:
+                converted = [to_python(text) for text in values]
+            except ValidationError as error:
+                raise BadRequest(f"Not a valid initial {name}.") from error
+            initial[name] = converted if isinstance(value, list) else converted[0]
+        return initial
+
+
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ShopModelAdmin):
     list_display = ["name", "email", "city", "is_vip", "created_at"]
     list_filter = ["is_vip", "city"]
     search_fields = ["name", "email", "city"]
@@ -23,7 +87,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ShopModelAdmin):
     list_display = ["name", "product_count"]
     search_fields = ["name"]
 
@@ -42,7 +106,7 @@ class ProductTagInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ShopModelAdmin):
     list_display = ["name", "sku", "category", "price", "stock", "is_active"]
     list_filter = ["category", "is_active", "tags"]
     search_fields = ["name", "sku", "description"]
@@ -50,7 +114,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductTag)
-class ProductTagAdmin(admin.ModelAdmin):
+class ProductTagAdmin(ShopModelAdmin):
     list_display = ["product", "tag"]
     list_filter = ["tag"]
     list_select_related = ["product", "tag"]
@@ -81,7 +145,7 @@ _ORDER_TOTAL = Subquery(
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ShopModelAdmin):
     list_display = ["__str__", "customer", "status", "placed_at", "total"]
     list_filter = ["status", "placed_at"]
     list_select_related = ["customer"]
@@ -99,7 +163,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(OrderLine)
-class OrderLineAdmin(admin.ModelAdmin):
+class OrderLineAdmin(ShopModelAdmin):
     list_display = ["order", "product", "quantity", "unit_price"]
     list_select_related = ["order", "product"]
     search_fields = ["product__name", "product__sku"]
@@ -107,7 +171,7 @@ class OrderLineAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffMember)
-class StaffMemberAdmin(admin.ModelAdmin):
+class StaffMemberAdmin(ShopModelAdmin):
     """The staff accounts, with the fields whose history is kept (passwords are managed
     under Authentication › Users)."""
 
