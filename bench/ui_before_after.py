@@ -132,8 +132,8 @@ def copy_working_tree(tree: Path) -> dict:
 
 def check_tree(side: str, tree: Path, result: dict) -> None:
     """Stop unless the child imported both apps from `tree`, and read the template and static
-    folders and every template it loaded of the UI's (named `pghistory_admin/...`, or any of
-    this checkout's, such as an admin template it overrides) there too."""
+    folders and every template it loaded of the UI's (named `pghistory_admin/...`, or any from
+    this checkout's templates/, such as an admin template it overrides) there too."""
     root = tree.resolve()
     templates = result.get("templates")
     if templates is not None and not any(
@@ -143,7 +143,7 @@ def check_tree(side: str, tree: Path, result: dict) -> None:
     ui_templates = {
         name: path
         for name, path in (templates or {}).items()
-        if name.startswith("pghistory_admin/") or Path(path).is_relative_to(ROOT)
+        if name.startswith("pghistory_admin/") or Path(path).is_relative_to(ROOT / "templates")
     }
     found = {**result["libraries"], **ui_templates}
     elsewhere = {name: path for name, path in found.items() if not Path(path).is_relative_to(root)}
