@@ -11,10 +11,15 @@ import dj_database_url
 
 import devdb
 
+
+def _env_flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
 SECRET_KEY = os.environ.get(
     "DJANGO_SECRET_KEY", "pghistory-demo-only-not-a-secret-never-use-in-production"
 )
-DEBUG = os.environ.get("DJANGO_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+DEBUG = _env_flag("DJANGO_DEBUG", "")
 ALLOWED_HOSTS = ["*"]
 
 DATABASES = {
@@ -86,6 +91,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+# The site serves its own static files (the admin's and the history UI's CSS and JS) from
+# STATIC_URL, found where `collectstatic` would find them, whether DEBUG is on or off: so
+# `manage.py runserver` (and `./run demo`, which runs it) shows the site with its styles. A
+# deployment behind a web server collects them instead and sets DJANGO_SERVE_STATIC=0.
+SERVE_STATIC = _env_flag("DJANGO_SERVE_STATIC", "1")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # With DEBUG off, Django only mails errors; print them (and 4xx warnings) on the console too.

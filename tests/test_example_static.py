@@ -1,0 +1,104 @@
+"""The example project's plain `python example_project/manage.py runserver` serves the site's
+CSS and JS (DEBUG off, no `--insecure`), as `./run demo` does: the site's own URLs serve them
+while `SERVE_STATIC` is on (the default), and not when `DJANGO_SERVE_STATIC=0`.
+
+Each test starts the real command in a child process, on the example project's own settings,
+and fetches files over HTTP.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MANAGE = REPO / "example_project" / "manage.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fetch(url: str) -> tuple[int, str, bytes]:
+    """(status, content type, body) of a GET."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read()
+
+
+@pytest.fixture
+def runserver(tmp_path):
+    """Starts `manage.py runserver` with the given environment; yields its base URL."""
+    started = []
+
+    def start(**environment) -> str:
+        port = free_port()
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **environment}
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py's own: example_project.settings
+        env.pop("DJANGO_DEBUG", None)
+        log = (tmp_path / f"runserver-{port}.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, str(MANAGE), "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"runserver exited: {log.name}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return f"http://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail("runserver did not start listening within 60 s")
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_plain_runserver_serves_the_history_uis_and_the_admins_css(runserver):
+    base = runserver()
+
+    for path, source in [
+        ("/static/pghistory_admin/pghistory.css", REPO / "static/pghistory_admin/pghistory.css"),
+        ("/static/pghistory_admin/pghistory.js", REPO / "static/pghistory_admin/pghistory.js"),
+        ("/static/admin/css/base.css", None),
+    ]:
+        status, content_type, body = fetch(base + path)
+        assert status == 200, path
+        assert content_type.split(";")[0] in ("text/css", "text/javascript"), path
+        if source is not None:
+            assert body == source.read_bytes()
+        assert body
+
+
+def test_plain_runserver_serves_no_missing_file_and_nothing_outside_the_static_folders(runserver):
+    base = runserver()
+
+    assert fetch(base + "/static/pghistory_admin/missing.css")[0] == 404
+    for path in ["/static/../example_project/settings.py", "/static/%2e%2e/devdb.py"]:
+        status, _, body = fetch(base + path)
+        assert status in (400, 404), path
+        assert b"import" not in body
+
+
+def test_static_files_are_not_served_with_serve_static_off(runserver):
+    base = runserver(DJANGO_SERVE_STATIC="0")
+
+    assert fetch(base + "/static/pghistory_admin/pghistory.css")[0] == 404
