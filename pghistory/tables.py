@@ -4,7 +4,8 @@ prune, stats) and `pghistory.partitions` stand on, neither of them using the oth
 It holds the database's clock; what the catalog says of a table (its size, its columns, its
 partitions, all that a rebuild carries over); the statements both layers run (counts, deletes
 by `pgh_id`, locks that give up after a while); an event model's append-only protection and
-how a maintenance transaction lifts it; and `Unsupported`, which both raise.
+how a maintenance transaction lifts it; `Unsupported`, which both raise; and the ages
+(`12h`, `90d`, `4w`) their cutoffs are given in.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class PartitionedTable:
     default: str | None
     default_comment: str | None
     #: (name, start, end) of each partition `FOR VALUES FROM (start) TO (end)` over moments,
-    #: in no particular order (the DEFAULT partition, and bounds such as MINVALUE, are not).
+    #: in no particular order (not the DEFAULT partition, nor one bounded by MINVALUE, say).
     ranges: list[tuple[str, datetime.datetime, datetime.datetime]]
 
 
