@@ -10,9 +10,9 @@ from decimal import Decimal
 from django.contrib.auth.models import User
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
 
 import pghistory
+from example_project.shop import clock
 
 
 def row_events():
@@ -29,7 +29,7 @@ class Customer(models.Model):
         "VIP", default=False, help_text="VIP customers get free shipping and early access."
     )
     notes = models.TextField("notes", blank=True)
-    created_at = models.DateTimeField("customer since", auto_now_add=True)
+    created_at = models.DateTimeField("customer since", default=clock.now, editable=False)
 
     class Meta:
         ordering = ["name", "pk"]
@@ -142,7 +142,7 @@ class Order(models.Model):
     status = models.CharField(
         "status", max_length=16, choices=Status.choices, default=Status.NEW, db_index=True
     )
-    placed_at = models.DateTimeField("placed at", default=timezone.now, db_index=True)
+    placed_at = models.DateTimeField("placed at", default=clock.now, db_index=True)
     shipping_address = models.TextField("shipping address")
     note = models.TextField("note", blank=True)
 

@@ -18,9 +18,9 @@ from django.db.models import F
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from example_project.shop import clock
 from example_project.shop.models import Customer, Order, OrderLine, Product, ProductTag, Tag
 
 MAX_LINES = 20
@@ -121,7 +121,7 @@ def create_order(request):
             if product.stock < quantity:
                 raise BadInput(f"only {product.stock} left of {product.name}")
         order = Order.objects.create(
-            customer=customer, shipping_address=address, note=note, placed_at=timezone.now()
+            customer=customer, shipping_address=address, note=note, placed_at=clock.now()
         )
         OrderLine.objects.bulk_create(
             OrderLine(

@@ -1,4 +1,4 @@
-"""`python example_project/manage.py seed`: a shop with a believable history.
+"""`python example_project/manage.py seed`: a shop with a believable history of 90 days.
 
 The history is written the ways a real shop writes it, so the demo shows what pghistory
 records for each:
@@ -14,12 +14,21 @@ records for each:
    member leaves and products are discontinued;
 6. a stocktake corrects stock levels with raw SQL and no context at all.
 
-The same `--seed` gives the same shop (names, orders, who did what); timestamps are the time
-of the run.
+It is written day by day, in time order, from 90 days ago to yesterday: the import on the
+first morning, staff working office hours (fewer orders at weekends), marketplace imports at
+night with payment settlement hours later and the warehouse's shipping a day and delivery
+three days later, Black Friday in the third month, the clean-up and the stocktake on the last
+day. Each piece of work runs `clock.at()` its moment (see `example_project.shop.clock`), so
+the triggers themselves stamp the past moment on the events and on their context rows, and
+the orders' `placed_at` and the customers' `created_at` agree with them.
+
+The same `--seed` gives the same shop (names, orders, who did what, and when, counted back
+from the day of the run).
 """
 
 from __future__ import annotations
 
+import datetime
 import random
 import time
 from collections import Counter, defaultdict
@@ -35,7 +44,7 @@ from django.urls import NoReverseMatch, resolve, reverse
 from django.utils import timezone
 
 import pghistory
-from example_project.shop import demo_data
+from example_project.shop import clock, demo_data
 from example_project.shop.models import (
     Customer,
     Order,
@@ -48,6 +57,15 @@ from example_project.shop.models import (
 from pghistory.models import Context
 from pghistory.progress import Progress
 
+#: The history spans this many days, ending yesterday.
+HISTORY_DAYS = 90
+#: The day (0 is the first) Black Friday's discount comes, and the day of the last night's
+#: marketplace import (its orders are delivered three days later, before the last day).
+BLACK_FRIDAY_DAY = 62
+LAST_IMPORT_DAY = HISTORY_DAYS - 5
+#: Roughly how many events one staff-placed order writes with the day's other work, until
+#: the run has measured it.
+EVENTS_PER_REQUEST_ORDER = 12
 DEFAULT_EVENTS = 5_000
 MILLION = 1_000_000
 #: Requests are slow next to bulk writes: past this many events, the rest comes in bulk.
@@ -139,7 +157,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         stream = getattr(self.stderr, "_out", self.stderr)  # unwrapped, to draw with \r
         with Progress(total=target, label="seeding", stream=stream) as progress:
-            Seeder(random.Random(seed), target, progress).run()
+            Seeder(random.Random(seed), target, progress, timezone.localdate()).run()
         elapsed = time.monotonic() - started
         self.stdout.write(summary(target, seed, elapsed))
 
@@ -176,13 +194,33 @@ def delete_orphaned_contexts() -> None:
             cursor.execute(f"DELETE FROM {context_table} c WHERE {' AND '.join(checks)}")
 
 
-class Seeder:
-    """Writes the shop and its history, phase by phase, and reports events to `progress`."""
+class Shift:
+    """The moments of one day's staff work, in order: from about 8:00, a few minutes per
+    task, closing in on midnight (never past it) on a very busy day."""
 
-    def __init__(self, rng: random.Random, target: int, progress: Progress):
+    def __init__(self, rng: random.Random, midnight: datetime.datetime):
+        self.rng = rng
+        self.closing = midnight + timedelta(days=1) - timedelta(seconds=1)
+        self.moment = midnight + timedelta(hours=8, minutes=rng.randint(0, 30))
+
+    def next(self) -> datetime.datetime:
+        step = timedelta(seconds=self.rng.randint(60, 720))
+        self.moment += min(step, (self.closing - self.moment) / 4)
+        return self.moment
+
+
+class Seeder:
+    """Writes the shop and its history, day by day, and reports events to `progress`."""
+
+    def __init__(self, rng: random.Random, target: int, progress: Progress, today: datetime.date):
         self.rng = rng
         self.target = target
         self.progress = progress
+        self.first_day = today - timedelta(days=HISTORY_DAYS)
+        self.shift = Shift(rng, self.midnight(0))
+        self.events = 0  # events written, as last measured (every phase measures at its end)
+        self.request_events = 0  # written by the staff's trading days
+        self.bulk_events = 0  # written by marketplace imports
         self.staff: list[StaffMember] = []
         self.clients: dict[int, Client] = {}
         self.products: dict[int, Product] = {}  # the seeder's view of each product
@@ -197,36 +235,84 @@ class Seeder:
     # -- bookkeeping ----------------------------------------------------------------------
 
     def measure(self) -> int:
-        events = count_events()
-        self.progress.update(events)
-        return events
+        """Count the events written so far (`self.events`) and report them."""
+        self.events = count_events()
+        self.progress.update(self.events)
+        return self.events
+
+    def midnight(self, day: int) -> datetime.datetime:
+        """The start of `day` (0 is the first day of the history) in the current time zone."""
+        date = self.first_day + timedelta(days=day)
+        return timezone.make_aware(datetime.datetime.combine(date, datetime.time.min))
 
     def run(self) -> None:
         n_customers = min(max(self.target // 25, 8), 20_000)
         n_products = min(max(self.target // 60, 10), 400)
         self.progress.label = "staff and catalogue import"
-        self.create_staff()
-        self.import_catalogue(n_customers, n_products)
+        self.create_staff(self.midnight(0) + timedelta(hours=7, minutes=45))
+        self.import_catalogue(n_customers, n_products, self.midnight(0) + timedelta(hours=7))
         events = self.measure()
 
         # Most of a small history comes from staff requests; the rest, and everything past
         # REQUEST_EVENTS_CAP, from marketplace orders written in bulk. Room is kept for the
-        # last phases (Black Friday, clean-up, stocktake).
-        request_share = min(REQUEST_EVENTS_CAP, int((self.target - self.tail() - events) * 0.8))
+        # last day's phases (clean-up, stocktake) and Black Friday.
+        budget = max(self.target - self.tail() - events, 0)
+        self.request_budget = min(REQUEST_EVENTS_CAP, int(budget * 0.8))
+        self.bulk_budget = budget - self.request_budget
+        import_days = self.import_days()
+
+        for day in range(1, HISTORY_DAYS):
+            self.shift = Shift(self.rng, self.midnight(day))
+            if day == BLACK_FRIDAY_DAY:
+                self.progress.label = "Black Friday"
+                self.black_friday(self.midnight(day) + timedelta(minutes=1))
+            tonight = import_days.pop(day, [])
+            later = sum(map(len, import_days.values()))
+            for done, moment in enumerate(tonight):
+                self.progress.label = "marketplace imports"
+                self.marketplace_batch(moment, batches_left=later + len(tonight) - done)
+            self.progress.label = "staff requests"
+            self.trading_day(self.orders_today(day))
         self.progress.label = "staff requests"
-        self.work_the_shop(events + max(request_share, 0))
-
-        self.progress.label = "marketplace imports"
-        self.marketplace_orders(self.target - self.tail())
-
-        self.progress.label = "Black Friday"
-        self.black_friday()
+        self.every_kind_of_request()
         self.progress.label = "clean-up"
         self.clean_up()
         self.progress.label = "stocktake"
-        self.stocktake()
+        self.stocktake(self.shift.next())
         self.progress.label = "done"
         self.measure()
+
+    def import_days(self) -> dict[int, list[datetime.datetime]]:
+        """When the marketplace imports run: nights spread evenly over the history, each at
+        about 2:00 (half an hour apart when two share a night)."""
+        orders = self.bulk_budget // EVENTS_PER_BULK_ORDER
+        if not orders:
+            return {}
+        batches = max(4, -(-orders // BULK_BATCH))
+        nights: dict[int, list[datetime.datetime]] = defaultdict(list)
+        for batch in range(batches):
+            day = 1 + batch * (LAST_IMPORT_DAY - 1) // batches
+            start = self.midnight(day) + timedelta(hours=2, minutes=30 * len(nights[day]))
+            nights[day].append(start + timedelta(minutes=self.rng.randint(0, 25)))
+        return nights
+
+    def orders_today(self, day: int) -> int:
+        """How many orders staff place on `day`: what is left of the request budget (and of
+        the target, after the imports still to come) over the days left, fewer at weekends."""
+        events = self.events
+        bulk_left = max(self.bulk_budget - self.bulk_events, 0)
+        left = min(
+            self.request_budget - self.request_events,
+            self.target - self.tail() - events - bulk_left,
+        )
+        placed = self.did["shop:order-create"]
+        per_order = self.request_events / placed if placed else EVENTS_PER_REQUEST_ORDER
+        days_left = HISTORY_DAYS - day
+        wanted = max(left, 0) / days_left / per_order
+        if days_left > 1:  # the last day takes exactly what is left
+            weekend = (self.first_day + timedelta(days=day)).weekday() >= 5
+            wanted *= (0.55 if weekend else 1.18) * self.rng.uniform(0.7, 1.3)
+        return int(wanted + self.rng.random())
 
     def tail(self) -> int:
         """About how many events the last phases will write, as things stand."""
@@ -254,8 +340,11 @@ class Seeder:
 
     # -- 1. staff and import --------------------------------------------------------------
 
-    def create_staff(self) -> None:
-        with pghistory.context(source="staff onboarding", shop=demo_data.SHOP_NAME):
+    def create_staff(self, moment: datetime.datetime) -> None:
+        with (
+            clock.at(moment),
+            pghistory.context(source="staff onboarding", shop=demo_data.SHOP_NAME),
+        ):
             for index, (username, first, last) in enumerate(demo_data.STAFF):
                 member = StaffMember.objects.filter(username=username).first()
                 if member is None:
@@ -266,6 +355,7 @@ class Seeder:
                         last_name=last,
                         is_staff=True,
                         is_superuser=index == 0,  # the shop manager
+                        date_joined=clock.now(),
                     )
                 elif not (member.is_staff and member.is_active):  # left before: back again
                     member.is_staff = member.is_active = True
@@ -275,16 +365,18 @@ class Seeder:
                 client.force_login(member)
                 self.clients[member.pk] = client
 
-    def import_catalogue(self, n_customers: int, n_products: int) -> None:
+    def import_catalogue(
+        self, n_customers: int, n_products: int, moment: datetime.datetime
+    ) -> None:
         rng = self.rng
         products = demo_data.choose_products(rng, n_products)
         customers = demo_data.customers(rng, n_customers)
         metadata = {
             "source": "catalogue import",
-            "file": "legacy-shop-export-2024-11-02.csv",
+            "file": f"legacy-shop-export-{moment.date() - timedelta(days=1)}.csv",
             "rows": len(products) + len(customers),
         }
-        with transaction.atomic(), pghistory.context(**metadata):
+        with clock.at(moment), pghistory.context(**metadata):
             tags = {
                 t.name: t for t in Tag.objects.bulk_create(Tag(name=n) for n in demo_data.TAGS)
             }
@@ -331,7 +423,8 @@ class Seeder:
         weights = [1] + [3] * (len(self.staff) - 1)
         member = self.rng.choices(self.staff, weights=weights)[0]
         url = reverse(url_name, args=args)
-        response = self.clients[member.pk].post(url, data)
+        with clock.at(self.shift.next()):
+            response = self.clients[member.pk].post(url, data)
         if response.status_code != expect:
             body = response.content.decode(errors="replace")[:300]
             raise CommandError(
@@ -341,24 +434,26 @@ class Seeder:
         self.did[url_name] += 1
         return response
 
-    def work_the_shop(self, until: int) -> None:
-        """Simulate days of back-office work until `until` events exist."""
+    def trading_day(self, orders: int) -> None:
+        """One day of back-office work: new orders, open orders moving on, restocking, and
+        now and then a customer's details or a product's tags."""
         rng = self.rng
-        events = self.measure()
-        day = 0
-        while events < until or day < 2:
-            day += 1
-            for _ in range(rng.randint(2, 5)):
-                self.place_order()
-            for order_pk in sorted(self.open_orders):
-                self.move_order(order_pk)
-            self.restock_low()
-            if rng.random() < 0.35:
-                self.edit_customer()
-            if rng.random() < 0.25:
-                self.retag_product()
-            events = self.measure()
-        # Make sure every kind of request shows up in the history, however small the run.
+        before = self.events  # measured when the last writes ended
+        for _ in range(orders):
+            self.place_order()
+        for order_pk in sorted(self.open_orders):
+            self.move_order(order_pk)
+        self.restock_low()
+        if rng.random() < 0.35:
+            self.edit_customer()
+        if rng.random() < 0.25:
+            self.retag_product()
+        self.request_events += self.measure() - before
+
+    def every_kind_of_request(self) -> None:
+        """Make sure every kind of request shows up in the history, however small the run."""
+        rng = self.rng
+        before = self.measure()
         while self.did["shop:order-cancel"] < 2:
             candidates = [pk for pk, status in self.open_orders.items() if status == "new"]
             order_pk = candidates[0] if candidates else self.place_order()
@@ -369,7 +464,7 @@ class Seeder:
             self.retag_product()
         if not self.did["shop:product-restock"]:
             self.restock(rng.choice(sorted(self.products)))
-        self.measure()
+        self.request_events += self.measure() - before
 
     def place_order(self) -> int:
         rng = self.rng
@@ -456,7 +551,9 @@ class Seeder:
             self.addresses[customer.pk] = demo_data.address(rng, city)
         elif change == "email":
             local = demo_data.ascii_slug(customer.name)
-            data = {"email": f"{local}.{customer.pk}@{rng.choice(demo_data.EMAIL_DOMAINS)}"}
+            # Numbered by the edits so far, not by primary key: the same seed, the same address.
+            number = self.did["shop:customer-edit"] + 1
+            data = {"email": f"{local}.{number}@{rng.choice(demo_data.EMAIL_DOMAINS)}"}
         else:
             data = {"notes": rng.choice(demo_data.CUSTOMER_NOTES)}
         self.post("shop:customer-edit", customer.pk, data=data)
@@ -477,65 +574,80 @@ class Seeder:
 
     # -- 3. bulk volume -------------------------------------------------------------------
 
-    def marketplace_orders(self, until: int) -> None:
-        """Marketplace orders in bulk, batch by batch, until `until` events exist."""
+    def marketplace_batch(self, moment: datetime.datetime, batches_left: int) -> None:
+        """One night's marketplace orders in bulk, sized to spread what is left of the bulk
+        budget over the batches left: imported at `moment` (placed in the day before),
+        settled by the payment provider hours later, shipped the next day and delivered
+        three days later, each step one bulk update in a context of its own."""
         rng = self.rng
-        events = self.measure()
-        now = timezone.now()
-        batch = 0
+        before = self.events
+        batch = self.did["marketplace batch"] + 1
+        written = self.did["marketplace order"]
+        per_order = self.bulk_events / written if written else EVENTS_PER_BULK_ORDER
+        size = int((self.bulk_budget - self.bulk_events) / batches_left / per_order)
+        if size < 1:
+            return
+        size = min(size, BULK_BATCH)
         on_sale = sorted(pk for pk, p in self.products.items() if p.is_active)
-        wanted_orders = (until - events) // EVENTS_PER_BULK_ORDER
-        batch_size = min(BULK_BATCH, max(1, -(-wanted_orders // 4)))
-        while until - events >= EVENTS_PER_BULK_ORDER:
-            batch += 1
-            size = min(batch_size, max(1, (until - events) // EVENTS_PER_BULK_ORDER))
-            channel = rng.choice(["Amazon", "Etsy", "eBay", "Wholesale portal"])
-            with transaction.atomic():
-                with pghistory.context(source="marketplace import", channel=channel, batch=batch):
-                    customers = [rng.choice(self.ordering_customers) for _ in range(size)]
-                    orders = Order.objects.bulk_create(
-                        Order(
-                            customer_id=customer_pk,
-                            shipping_address=self.addresses[customer_pk],
-                            placed_at=now - timedelta(minutes=rng.randint(60, 525_600)),
-                            note=f"{channel} order {rng.randint(10**9, 10**10 - 1)}",
+        channel = rng.choice(["Amazon", "Etsy", "eBay", "Wholesale portal"])
+        with (
+            clock.at(moment),
+            pghistory.context(source="marketplace import", channel=channel, batch=batch),
+        ):
+            customers = [rng.choice(self.ordering_customers) for _ in range(size)]
+            orders = Order.objects.bulk_create(
+                Order(
+                    customer_id=customer_pk,
+                    shipping_address=self.addresses[customer_pk],
+                    placed_at=moment - timedelta(minutes=rng.randint(10, 1_440)),
+                    note=f"{channel} order {rng.randint(10**9, 10**10 - 1)}",
+                )
+                for customer_pk in customers
+            )
+            sold: Counter[int] = Counter()
+            lines = []
+            for order in orders:
+                n_lines = rng.choices([1, 2, 3], weights=[45, 35, 20])[0]
+                for product_pk in rng.sample(on_sale, min(n_lines, len(on_sale))):
+                    quantity = rng.choices([1, 2, 3], weights=[70, 22, 8])[0]
+                    sold[product_pk] += quantity
+                    lines.append(
+                        OrderLine(
+                            order=order,
+                            product_id=product_pk,
+                            quantity=quantity,
+                            unit_price=self.products[product_pk].price,
                         )
-                        for customer_pk in customers
                     )
-                    sold: Counter[int] = Counter()
-                    lines = []
-                    for order in orders:
-                        n_lines = rng.choices([1, 2, 3], weights=[45, 35, 20])[0]
-                        for product_pk in rng.sample(on_sale, min(n_lines, len(on_sale))):
-                            quantity = rng.choices([1, 2, 3], weights=[70, 22, 8])[0]
-                            sold[product_pk] += quantity
-                            lines.append(
-                                OrderLine(
-                                    order=order,
-                                    product_id=product_pk,
-                                    quantity=quantity,
-                                    unit_price=self.products[product_pk].price,
-                                )
-                            )
-                    OrderLine.objects.bulk_create(lines, batch_size=5_000)
+            OrderLine.objects.bulk_create(lines, batch_size=5_000)
 
-                pks = [order.pk for order in orders]
-                cancelled = {pk for pk in pks if rng.random() < 0.04}
-                paid = [pk for pk in pks if pk not in cancelled]
-                shipped = [pk for pk in paid if rng.random() < 0.95]
-                delivered = [pk for pk in shipped if rng.random() < 0.9]
-                provider = rng.choice(["Stripe", "Adyen", "PayPal"])
-                with pghistory.context(
-                    source="payment settlement", provider=provider, batch=batch
-                ):
-                    Order.objects.filter(pk__in=paid).update(status=Order.Status.PAID)
-                    Order.objects.filter(pk__in=cancelled).update(status=Order.Status.CANCELLED)
-                with pghistory.context(source="warehouse sync", warehouse="Hamburg", batch=batch):
-                    Order.objects.filter(pk__in=shipped).update(status=Order.Status.SHIPPED)
-                    Order.objects.filter(pk__in=delivered).update(status=Order.Status.DELIVERED)
-                    self.sync_stock(sold)
-            events = self.measure()
-            self.did["marketplace batch"] += 1
+        pks = [order.pk for order in orders]
+        cancelled = {pk for pk in pks if rng.random() < 0.04}
+        paid = [pk for pk in pks if pk not in cancelled]
+        shipped = [pk for pk in paid if rng.random() < 0.95]
+        delivered = [pk for pk in shipped if rng.random() < 0.9]
+        provider = rng.choice(["Stripe", "Adyen", "PayPal"])
+        settled = moment + timedelta(minutes=rng.randint(60, 180))
+        with (
+            clock.at(settled),
+            pghistory.context(source="payment settlement", provider=provider, batch=batch),
+        ):
+            Order.objects.filter(pk__in=paid).update(status=Order.Status.PAID)
+            Order.objects.filter(pk__in=cancelled).update(status=Order.Status.CANCELLED)
+            # The warehouse books the units out when an order is paid for.
+            self.sync_stock(sold)
+        warehouse = {"source": "warehouse sync", "warehouse": "Hamburg", "batch": batch}
+        for days, status, pks_now in [
+            (1, Order.Status.SHIPPED, shipped),
+            (3, Order.Status.DELIVERED, delivered),
+        ]:
+            night = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+            when = night + timedelta(days=days, hours=9, minutes=rng.randint(0, 240))
+            with clock.at(when), pghistory.context(**warehouse):
+                Order.objects.filter(pk__in=pks_now).update(status=status)
+        self.bulk_events += self.measure() - before
+        self.did["marketplace batch"] += 1
+        self.did["marketplace order"] += size
 
     def sync_stock(self, sold: Counter[int]) -> None:
         """One `UPDATE` for the stock of every product sold: units out, deliveries in."""
@@ -554,13 +666,16 @@ class Seeder:
 
     # -- 4. one bulk price change ---------------------------------------------------------
 
-    def black_friday(self) -> None:
+    def black_friday(self, moment: datetime.datetime) -> None:
         manager = self.staff[0]
-        with pghistory.context(
-            reason=BLACK_FRIDAY,
-            category=Product.Category.COFFEE.value,
-            discount_percent=15,
-            approved_by=manager.username,
+        with (
+            clock.at(moment),
+            pghistory.context(
+                reason=BLACK_FRIDAY,
+                category=Product.Category.COFFEE.value,
+                discount_percent=15,
+                approved_by=manager.username,
+            ),
         ):
             Product.objects.filter(category=Product.Category.COFFEE, is_active=True).update(
                 price=F("price") * BLACK_FRIDAY_FACTOR
@@ -584,20 +699,26 @@ class Seeder:
             .values_list("pk", flat=True)
         )
         erased = list(never_ordered[: self.erasures()])
-        with pghistory.context(
-            reason="GDPR erasure request", ticket=f"PRIV-{rng.randint(100, 999)}"
+        with (
+            clock.at(self.shift.next()),
+            pghistory.context(
+                reason="GDPR erasure request", ticket=f"PRIV-{rng.randint(100, 999)}"
+            ),
         ):
             Customer.objects.filter(pk__in=erased).delete()
 
         # The "new" tag is retired: deleting it deletes its product tags too.
-        with pghistory.context(reason="tag retired", tag=RETIRED_TAG):
+        with clock.at(self.shift.next()), pghistory.context(reason="tag retired", tag=RETIRED_TAG):
             Tag.objects.filter(name=RETIRED_TAG).delete()
         for names in self.product_tags.values():
             names.discard(RETIRED_TAG)
 
         # A staff member leaves; the account is deactivated, not deleted.
         leaver = self.staff[-1]
-        with pghistory.context(reason="offboarding", by=self.staff[0].username):
+        with (
+            clock.at(self.shift.next()),
+            pghistory.context(reason="offboarding", by=self.staff[0].username),
+        ):
             leaver.is_active = False
             leaver.save(update_fields=["is_active"])
 
@@ -606,7 +727,7 @@ class Seeder:
             pk for pk, p in self.products.items() if p.category != Product.Category.COFFEE
         )
         dropped = rng.sample(others, min(3, len(others)))
-        with pghistory.context(reason="discontinued by supplier"):
+        with clock.at(self.shift.next()), pghistory.context(reason="discontinued by supplier"):
             Product.objects.filter(pk__in=dropped).update(is_active=False)
         for product_pk in dropped:
             self.products[product_pk].is_active = False
@@ -614,12 +735,12 @@ class Seeder:
 
     # -- 6. raw SQL without context -------------------------------------------------------
 
-    def stocktake(self) -> None:
+    def stocktake(self, moment: datetime.datetime) -> None:
         """Counted stock differs from the books: fixed in SQL, outside any context."""
         rng = self.rng
         counted = sorted(pk for pk, p in self.products.items() if p.stock >= 5)
         table = connection.ops.quote_name(Product._meta.db_table)
-        with connection.cursor() as cursor:
+        with clock.at(moment), connection.cursor() as cursor:
             for product_pk in rng.sample(counted, min(5, len(counted))):
                 delta = rng.choice([-3, -2, -1, 1, 2, 4])
                 cursor.execute(
