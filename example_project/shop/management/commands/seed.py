@@ -38,7 +38,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Value, When
 from django.test import Client
 from django.urls import NoReverseMatch, resolve, reverse
 from django.utils import timezone
@@ -785,6 +785,16 @@ def summary(target: int, seed: int, elapsed: float) -> str:
     lines.append(
         f"Seeded {total:,} events (target {target:,}, seed {seed}) in {elapsed:.1f} s,"
         f" {len(context_ids):,} contexts."
+    )
+    spans = [
+        model.objects.aggregate(first=Min("pgh_created_at"), last=Max("pgh_created_at"))
+        for model in event_models()
+    ]
+    first = min(span["first"] for span in spans if span["first"])
+    last = max(span["last"] for span in spans if span["last"])
+    lines.append(
+        f"History from {timezone.localtime(first):%Y-%m-%d %H:%M}"
+        f" to {timezone.localtime(last):%Y-%m-%d %H:%M}."
     )
     lines.append("Events per model:")
     width = max(len(label) for label, _, _ in rows)
