@@ -9,3 +9,6 @@ class PGHistoryUIConfig(AppConfig):
     label = "pghistory_ui"
     verbose_name = "History"
     default_auto_field = "django.db.models.AutoField"
+
+    def ready(self):
+        from pghistory_admin import checks  # noqa: F401 (registers the checks)

@@ -17,6 +17,7 @@ import functools
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
@@ -33,6 +34,9 @@ SHORT_VALUE = 40
 LONG_TEXT = 40
 
 _MISSING = object()
+
+#: `redacted(model)`: the columns of a tracked model whose values a page must not show.
+Redaction = Callable[[type[models.Model] | None], frozenset[str]]
 _WORDS = re.compile(r"\s+|[^\s]+")
 
 
@@ -140,25 +144,22 @@ def compare(
     after: dict | None,
     *,
     only_changed: bool = False,
+    redacted: Redaction = redacted_columns,
 ) -> list[FieldDiff]:
     """Every stored field of `model` in two states (`pgh_data`-like dicts keyed by column),
-    in the model's field order; with `only_changed`, just the fields that differ."""
+    in the model's field order; with `only_changed`, just the fields that differ.
+    `redacted(model)` names the columns whose values are hidden (a view passes the rules'
+    for its request)."""
     before, after = before or {}, after or {}
-    by_column = fields_by_column(model)
-    columns = in_field_order(model, set(before) | set(after))
-    hidden = redacted_columns(model)
     diffs = []
-    for column in columns:
+    for column, name, label, field, hidden in stored_fields(
+        model, frozenset(before) | frozenset(after), redacted(model)
+    ):
         old, new = before.get(column), after.get(column)
         if only_changed and old == new:
             continue
-        model_field = by_column.get(column)
-        if model_field is None:  # a column the model no longer has
-            diff = FieldDiff(column, column, old, new)
-        else:
-            label = capfirst(model_field.verbose_name)
-            diff = FieldDiff(model_field.name, label, old, new, model_field)
-        if column in hidden:
+        diff = FieldDiff(name, label, old, new, field)
+        if hidden:
             # That it changed shows; what it was and became does not.
             diff.redacted_change = old != new
             diff.old, diff.new = redact(old), redact(new)
@@ -166,13 +167,34 @@ def compare(
     return diffs
 
 
-def changes(model: type[models.Model] | None, diff: dict | None) -> list[FieldDiff]:
+@functools.lru_cache(maxsize=4096)
+def stored_fields(
+    model: type[models.Model] | None, columns: frozenset[str], hidden: frozenset[str]
+) -> tuple[tuple[str, str, str, models.Field | None, bool], ...]:
+    """(column, name, label, field, redacted?) of stored `columns` of `model`: in the
+    model's field order, then the columns it no longer has (named by their column). The
+    one naming, order and redaction of stored values, for pages and exports alike."""
+    by_column = fields_by_column(model)
+    shape = []
+    for column in in_field_order(model, columns):
+        field = by_column.get(column)
+        if field is None:  # a column the model no longer has
+            shape.append((column, column, column, None, column in hidden))
+        else:
+            label = capfirst(field.verbose_name)
+            shape.append((column, field.name, label, field, column in hidden))
+    return tuple(shape)
+
+
+def changes(
+    model: type[models.Model] | None, diff: dict | None, redacted: Redaction = redacted_columns
+) -> list[FieldDiff]:
     """The fields changed by one event, from its `pgh_diff` (`{column: [old, new]}`)."""
     if not diff:
         return []
     before = {column: pair[0] for column, pair in diff.items()}
     after = {column: pair[1] for column, pair in diff.items()}
-    return compare(model, before, after)
+    return compare(model, before, after, redacted=redacted)
 
 
 def load_related(diffs: list[FieldDiff]) -> None:

@@ -24,8 +24,8 @@ from django.utils import timezone
 from pghistory.config import redact, redacted_columns
 from pghistory.models import Events
 from pghistory_admin import pagination
-from pghistory_admin.diffs import fields_by_column, in_field_order
-from pghistory_admin.rows import KNOWN_NAMES, EventRow, load_names, tracked_model
+from pghistory_admin.diffs import Redaction, stored_fields
+from pghistory_admin.rows import KNOWN_NAMES, EventRow, context_url, load_names, tracked_model
 
 COLUMNS = [
     "time",
@@ -92,13 +92,13 @@ def _driver_rows(queryset) -> list[tuple]:
     return [row for block in compiler.execute_sql(MULTI) for row in block]
 
 
-def _chunks(queryset, sort: str) -> Iterator[list[tuple]]:
+def _chunks(queryset, sort: str, redacted: Redaction) -> Iterator[list[tuple]]:
     """The export's records (the values of `COLUMNS` of each event), a chunk at a time.
 
     Once a chunk's users and objects are named, the next chunk's query runs while this
     chunk's records are built and written: in a thread of its own, on the same connection
     (so in the same transaction, if one is open), which nothing else uses meanwhile."""
-    records = _Records(queryset.db)
+    records = _Records(queryset.db, redacted)
     reader = pagination.chunks(
         queryset.values_list(*_READ),
         sort,
@@ -134,8 +134,9 @@ class _Records:
     `rows.load_names` (the pages' way of naming them); a deleted object is named from each
     of its events, as pages do."""
 
-    def __init__(self, using: str):
+    def __init__(self, using: str, redacted: Redaction):
         self.using = using  # the database the events are read from
+        self.redacted = redacted  # the columns of a model whose values are hidden
         self.metadata: dict = {}  # context id: metadata (of this chunk's events)
         self.users: dict = {}  # the metadata's user value: the user's key
         self.objects: dict = {}  # (tracked model label, object id): its name
@@ -225,7 +226,7 @@ class _Records:
         """The row's values of `COLUMNS`, in that order."""
         created_at, _, _, label, object_id, event_label, diff, context_id, _ = row
         metadata = self._context(row)
-        user, url = metadata.get("user"), metadata.get("url")
+        user = metadata.get("user")
         changes = json.loads(diff) if diff else None
         names, shown = self._shape(label, changes) if changes else ((), ())
         return (
@@ -240,21 +241,22 @@ class _Records:
                 name: [redact(value) for value in changes[column]] if hidden else changes[column]
                 for name, column, hidden in shown
             },
-            url if isinstance(url, str) else "",
+            context_url(metadata),
             str(context_id) if context_id else "",
         )
 
     def _shape(self, label: str, changes: dict) -> tuple[list[str], list[tuple]]:
         """(changed field names, (name, column, redacted?) of each) of a diff with these
-        columns: in the model's field order, then the columns it no longer has, by name."""
+        columns, named, ordered and redacted as the pages do (`diffs.stored_fields`)."""
         key = (label, tuple(changes))
         shape = self.shapes.get(key)
         if shape is None:
             model = self._model(label)
-            by_column, hidden = fields_by_column(model), redacted_columns(model)
-            order = in_field_order(model, changes)
-            names = [by_column[c].name if c in by_column else c for c in order]
-            shape = names, [(n, c, c in hidden) for n, c in zip(names, order, strict=True)]
+            fields = stored_fields(model, frozenset(changes), self.redacted(model))
+            shape = (
+                [name for _, name, _, _, _ in fields],
+                [(name, column, hidden) for column, name, _, _, hidden in fields],
+            )
             if len(self.shapes) > KNOWN_NAMES:
                 self.shapes.clear()
             self.shapes[key] = shape
@@ -284,23 +286,23 @@ def _user_key(value):
     return value if isinstance(value, (int, str)) else json.dumps(value, sort_keys=True)
 
 
-def csv_lines(queryset, sort: str) -> Iterable[str]:
+def csv_lines(queryset, sort: str, redacted: Redaction = redacted_columns) -> Iterable[str]:
     """The CSV file of `queryset`'s events in the order of `sort`: a header, then a chunk of
-    lines at a time."""
+    lines at a time. `redacted(model)` names the columns whose values are hidden."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     yield buffer.getvalue()
-    for records in _chunks(queryset, sort):
+    for records in _chunks(queryset, sort, redacted):
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(_csv_cells(record) for record in records)
         yield buffer.getvalue()
 
 
-def jsonl_lines(queryset, sort: str) -> Iterable[str]:
+def jsonl_lines(queryset, sort: str, redacted: Redaction = redacted_columns) -> Iterable[str]:
     """One JSON object per event and line, in the order of `sort`."""
-    for records in _chunks(queryset, sort):
+    for records in _chunks(queryset, sort, redacted):
         yield "".join(
             json.dumps(dict(zip(COLUMNS, record, strict=True)), ensure_ascii=False) + "\n"
             for record in records
@@ -313,11 +315,13 @@ FORMATS = {
 }
 
 
-def response(queryset, sort: str, fmt: str) -> StreamingHttpResponse:
+def response(
+    queryset, sort: str, fmt: str, redacted: Redaction = redacted_columns
+) -> StreamingHttpResponse:
     """A streamed download of `queryset`'s events, in the order of `sort`, in format `fmt`
-    ("csv" or "jsonl")."""
+    ("csv" or "jsonl"), hiding the values of the columns `redacted(model)` names."""
     lines, content_type = FORMATS[fmt]
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    streamed = StreamingHttpResponse(lines(queryset, sort), content_type=content_type)
+    streamed = StreamingHttpResponse(lines(queryset, sort, redacted), content_type=content_type)
     streamed["Content-Disposition"] = f'attachment; filename="events-{stamp}.{fmt}"'
     return streamed

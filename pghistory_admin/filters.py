@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from pghistory.aggregation import event_models
-from pghistory.config import redacted_columns
-from pghistory_admin import access
 from pghistory_admin.rows import parse_pk
+from pghistory_admin.rules import HistoryRules
 
 PERIODS = {
     "hour": ("Last hour", datetime.timedelta(hours=1)),
@@ -143,8 +142,10 @@ class EventFilter(django_filters.FilterSet):
     )
     q = _TextFilter(label="Values contain", method="filter_text")
 
-    def __init__(self, data=None, queryset=None, *, request, **kwargs):
-        self.visible = access.visible_models(request.user)
+    def __init__(self, data=None, queryset=None, *, request, rules=None, **kwargs):
+        #: What the request may see: the mounting UI's rules (the default rules if none).
+        self.rules = rules if rules is not None else HistoryRules()
+        self.visible = self.rules.visible_models(request)
         self.models_by_key = {model._meta.label_lower: model for model in self.visible}
         super().__init__(data, queryset, request=request, **kwargs)
         filters = self.filters
@@ -228,7 +229,11 @@ class EventFilter(django_filters.FilterSet):
         # The values of the diff (or, for an event with no diff, of its stored row) as text,
         # less redacted fields: a search must not tell what they hold.
         stored = Coalesce("pgh_diff", "pgh_data")
-        hidden = sorted(set().union(*(redacted_columns(model) for model in self.visible)))
+        hidden = sorted(
+            set().union(
+                *(self.rules.redacted_columns(self.request, model) for model in self.visible)
+            )
+        )
         if hidden:
             stored = _WithoutKeys(stored, models.Value(hidden), output_field=models.JSONField())
         values = _JSONValues(stored)

@@ -22,6 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils.text import capfirst, get_text_list
 
 import pghistory
+from pghistory.config import redacted_columns
 from pghistory.models import Events
 from pghistory_admin import diffs as diff_module
 from pghistory_admin.rows import parse_pk
@@ -141,12 +142,17 @@ def stored_instance(target: Target, using: str = DEFAULT_DB_ALIAS) -> models.Mod
     return instance
 
 
-def plan(target: Target, using: str = DEFAULT_DB_ALIAS) -> Plan:
+def plan(
+    target: Target,
+    using: str = DEFAULT_DB_ALIAS,
+    redacted: diff_module.Redaction = redacted_columns,
+) -> Plan:
     """Compare the object now with the event's values and find what stands in the way.
-    Needs an event that can revert (`event.can_revert`)."""
+    Needs an event that can revert (`event.can_revert`). `redacted(model)` names the
+    columns whose values the plan's diffs hide."""
     stored = target.row.pgh_data or {}
     current = current_data(target.model, target.pk, set(stored), using) if target.exists else None
-    diffs = diff_module.compare(target.model, current, stored)
+    diffs = diff_module.compare(target.model, current, stored, redacted=redacted)
     diff_module.load_related(diffs)
     # Changed fields first, each group in the model's field order.
     diffs.sort(key=lambda diff: not diff.changed)

@@ -21,9 +21,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import capfirst
 
+from pghistory.config import redacted_columns
 from pghistory_admin import loading
 from pghistory_admin.diffs import (
     FieldDiff,
+    Redaction,
     changes,
     merge,
     name_related,
@@ -54,6 +56,9 @@ class EventRow:
     is_related: bool = False
     #: "insert", "update", "delete" or "snapshot" (a manual event), where a page needs it.
     kind: str = ""
+    #: The labels of the change: this event's, and those of the events that other trackers
+    #: stored for the same change (see `one_per_change`).
+    labels: list[str] = dataclasses.field(default_factory=list)
     #: URLs of the pages about this event ("event", "context", "revert", ...), set by a view.
     links: dict = dataclasses.field(default_factory=dict)
     #: The user's and the object's primary keys, as looked up (None when not valid).
@@ -86,13 +91,48 @@ class EventRow:
 
     @property
     def url(self) -> str:
-        url = self.metadata.get("url")
-        return url if isinstance(url, str) else ""
+        return context_url(self.metadata)
 
     @property
     def other_metadata(self) -> dict:
         """Context metadata other than the user and the URL (a reason, a source, ...)."""
         return {key: value for key, value in self.metadata.items() if key not in ("user", "url")}
+
+
+def context_url(metadata: dict) -> str:
+    """The URL of the request a context's metadata names ("" when it names none)."""
+    url = metadata.get("url")
+    return url if isinstance(url, str) else ""
+
+
+def one_per_change(rows: list[EventRow]) -> list[EventRow]:
+    """The rows with each change once: consecutive events that several trackers stored for
+    one change (the same object, context and moment, with the same stored values or the same
+    diff: an "update" and a "status_changed", say) become the first of them, with all their
+    labels in `labels`."""
+    changes: list[EventRow] = []
+    for row in rows:
+        last = changes[-1] if changes else None
+        if (
+            last is not None
+            and row.object_key is not None
+            and (row.object_key, row.context_id, row.created_at)
+            == (last.object_key, last.context_id, last.created_at)
+            and (row.data == last.data or _same_diff(row, last))
+        ):
+            if row.label not in last.labels:
+                last.labels.append(row.label)
+            continue
+        row.labels = [row.label]
+        changes.append(row)
+    return changes
+
+
+def _same_diff(row: EventRow, other: EventRow) -> bool:
+    def pairs(diffs):
+        return [(diff.name, diff.old, diff.new) for diff in diffs]
+
+    return bool(row.changes) and pairs(row.changes) == pairs(other.changes)
 
 
 def group_by_context(rows: list[EventRow]) -> list[tuple[EventRow, list[EventRow]]]:
@@ -132,11 +172,14 @@ def tracked_model(label: str) -> type[models.Model] | None:
 KNOWN_NAMES = 100_000
 
 
-def event_rows(events: Iterable, known: dict | None = None) -> list[EventRow]:
+def event_rows(
+    events: Iterable, known: dict | None = None, redacted: Redaction = redacted_columns
+) -> list[EventRow]:
     """`EventRow`s for `Events` instances, with their users and objects loaded in bulk.
 
-    `known`, kept by the caller from one call to the next (an export's chunks), remembers
-    the users and the existing objects already named, so that each is loaded once."""
+    `known`, kept by the caller from one call to the next, remembers the users and the
+    existing objects already named, so that each is loaded once. `redacted(model)` names the
+    columns whose values the rows hide."""
     rows = []
     for event in events:
         model = tracked_model(event.pgh_obj_model)
@@ -149,7 +192,7 @@ def event_rows(events: Iterable, known: dict | None = None) -> list[EventRow]:
                 model=model,
                 model_label=event.pgh_obj_model,
                 object_id=event.pgh_obj_id,
-                changes=changes(model, event.pgh_diff),
+                changes=changes(model, event.pgh_diff, redacted),
                 data=event.pgh_data or {},
                 context_id=event.pgh_context_id,
                 metadata=metadata,

@@ -36,18 +36,28 @@ def local_time(moment):
     )
 
 
+def cell_attrs(name: str, header: str) -> dict:
+    """A column's `attrs`: its cells' class, and the `data-label` that names a cell when
+    narrow screens show each row as a card. Give a column added in a subclass the same
+    (`attrs=cell_attrs("price", "Price")`) to have it shown so there too."""
+    return {"td": {"class": f"pgh-cell-{name}", "data-label": header}}
+
+
 def _column(header: str, name: str, **kwargs) -> tables.Column:
-    # data-label names the cell when narrow screens show each row as a card. Every cell is
-    # rendered by the table's render_<name>(record), empty values included.
-    attrs = {"td": {"class": f"pgh-cell-{name}", "data-label": header}}
-    return tables.Column(verbose_name=header, attrs=attrs, empty_values=(), **kwargs)
+    # Every cell is rendered by the table's render_<name>(record), empty values included.
+    return tables.Column(
+        verbose_name=header, attrs=cell_attrs(name, header), empty_values=(), **kwargs
+    )
 
 
 class EventTable(tables.Table):
     """Events as rows: when, who, what, which object, what changed and from where.
 
-    `link(page, *args, **params)` builds the URL of a page of the UI, so that each user,
-    object and context in the table links to its own page.
+    Each record is an `EventRow` (`pghistory_admin.rows`). Cells go through django-tables2's
+    own pipeline, so a subclass adds any column as its docs say (a `Column` with an
+    accessor into the row, a `TemplateColumn`, a `LinkColumn`, a `render_<name>` method)
+    and `Meta.row_attrs`. `link(page, *args, **params)` builds the URL of a page of the UI,
+    so that each user, object and context in the table links to its own page.
     """
 
     time = _column("When", "time", accessor="created_at", order_by=("created_at",))
@@ -64,25 +74,9 @@ class EventTable(tables.Table):
         row_attrs = {"data-event": lambda record: record.slug}
         empty_text = "No events match these filters."
 
-    def __init__(self, rows: list[EventRow], *, link: Callable[..., str], **kwargs):
+    def __init__(self, data: list[EventRow], *, link: Callable[..., str], **kwargs):
         self.link = link
-        super().__init__(rows, **kwargs)
-
-    def body(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """The rows as (row attributes, [(cell attributes, cell)]), in HTML. A cell's
-        attributes are the same on every row, so they are rendered once per column rather
-        than by django-tables2 once per cell (which took most of a page's time)."""
-        columns = [
-            (column.attrs["td"].as_html(), getattr(self, f"render_{column.name}"))
-            for column in self.columns
-        ]
-        return [
-            (
-                format_html('data-event="{}" class="{}"', row.record.slug, ("even", "odd")[n % 2]),
-                [(attrs, render(row.record)) for attrs, render in columns],
-            )
-            for n, row in enumerate(self.rows)
-        ]
+        super().__init__(data, **kwargs)
 
     def render_time(self, record: EventRow):
         return local_time(record.created_at)

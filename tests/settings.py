@@ -32,6 +32,7 @@ DATABASES = {"default": _default, "other": _other}
 
 INSTALLED_APPS = [
     "pghistory.admin",
+    "pghistory_admin",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -42,7 +43,6 @@ INSTALLED_APPS = [
     "pghistory",
     "django_filters",
     "django_tables2",
-    "pghistory_admin",
     "example_project.shop",
     "tests.testapp",
 ]

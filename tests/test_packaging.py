@@ -28,7 +28,8 @@ def test_wheel_ships_templates_and_static_inside_pghistory_admin(tmp_path):
         if name.startswith(("pghistory_admin/templates/", "pghistory_admin/static/"))
     }
     assert shipped == expected
-    assert "pghistory_admin/templates/pghistory_admin/pages/browser.html" in shipped
+    assert "pghistory_admin/templates/pghistory_admin/browser.html" in shipped
+    assert "pghistory_admin/templates/admin/change_form_object_tools.html" in shipped
     assert not any(
         name.startswith(("templates/", "static/", "tests/", "example_project/")) for name in names
     )

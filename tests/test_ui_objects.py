@@ -7,12 +7,14 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.test import override_settings
+from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
+from django.test import RequestFactory, override_settings
 
 import pghistory
 from example_project.shop.models import Customer, Order, OrderLine, Product
 from pghistory.models import Events
+from pghistory_admin.admin import HistoryTabMixin
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -320,34 +322,44 @@ def test_values_with_markup_are_shown_as_text(client, root):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, url
 
 
-def test_history_button_with_the_mixin_or_the_switch_opens_the_timeline(client, root, tea):
+def history_buttons(response) -> list[str]:
+    return re.findall(r'<a href="([^"]*)" class="historylink"', response.content.decode())
+
+
+def test_the_switch_points_the_history_button_at_the_timeline(client, root, tea):
+    change = f"/admin/shop/product/{tea.pk}/change/"
     history = f"/admin/shop/product/{tea.pk}/history/"
     timeline = f"/admin/pghistory_ui/event/object/shop.product/{tea.pk}/"
 
-    without_switch = client.get(history)
+    without_switch = client.get(change)
     with override_settings(PGHISTORY_ADMIN_HISTORY_TAB=True):
-        with_switch = client.get(history)
-        django_log = client.get(history, {"log": "1"})
-        untracked = client.get("/admin/auth/group/add/")
+        with_switch = client.get(change)
+        django_log = client.get(history)
+        group = Group.objects.create(name="Roasters")
+        untracked = client.get(f"/admin/auth/group/{group.pk}/change/")
 
-    assert without_switch.status_code == 200  # Django's own page
-    assert "Change history" in without_switch.content.decode()
-    assert (with_switch.status_code, with_switch["Location"]) == (302, timeline)
-    assert django_log.status_code == 200
+    assert history_buttons(without_switch) == [history]
+    assert history_buttons(with_switch) == [timeline]
+    assert django_log.status_code == 200  # Django's own page, unchanged
     assert "Change history" in django_log.content.decode()
-    assert untracked.status_code == 200
+    assert history_buttons(untracked) == [f"/admin/auth/group/{group.pk}/history/"]
     assert f'href="{history}?log=1"' in client.get(timeline).content.decode()
 
 
+def test_the_switch_leaves_django_s_model_admin_alone():
+    from django.contrib.admin import ModelAdmin
+    from django.contrib.admin.options import ModelAdmin as DjangoModelAdmin
+
+    assert ModelAdmin.history_view.__module__ == "django.contrib.admin.options"
+    assert ModelAdmin.history_view is DjangoModelAdmin.__dict__["history_view"]
+
+
+class HistoryProductAdmin(HistoryTabMixin, admin.ModelAdmin):
+    pass
+
+
 def test_history_tab_mixin(rf, root, tea):
-    from django.contrib import admin
-
-    from pghistory_admin.admin import HistoryTabMixin
-
-    class ProductAdmin(HistoryTabMixin, admin.ModelAdmin):
-        pass
-
-    model_admin = ProductAdmin(Product, admin.site)
+    model_admin = HistoryProductAdmin(Product, admin.site)
     request = rf.get("/")
     request.user = root
 
@@ -359,13 +371,15 @@ def test_history_tab_mixin(rf, root, tea):
     )
 
 
-def test_history_button_of_a_deleted_object_opens_its_timeline(client, root, tea):
+def test_the_mixin_opens_a_deleted_objects_timeline(client, root, tea):
     pk = tea.pk
     tea.delete()
-    with override_settings(PGHISTORY_ADMIN_HISTORY_TAB=True):
-        response = client.get(f"/admin/shop/product/{pk}/history/", follow=True)
+    model_admin = HistoryProductAdmin(Product, admin.site)
+    request = RequestFactory().get(f"/admin/shop/product/{pk}/history/")
+    request.user = root
 
-    assert response.redirect_chain == [
-        (f"/admin/pghistory_ui/event/object/shop.product/{pk}/", 302)
-    ]
-    assert "<strong>Sencha (T-1)</strong>" in response.content.decode()
+    response = model_admin.history_view(request, str(pk))
+
+    timeline = f"/admin/pghistory_ui/event/object/shop.product/{pk}/"
+    assert (response.status_code, response["Location"]) == (302, timeline)
+    assert "<strong>Sencha (T-1)</strong>" in client.get(timeline).content.decode()

@@ -11,17 +11,18 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Min
 from django.db.models.functions import TruncDate
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.utils import timezone
 
 from pghistory.models import Context
-from pghistory_admin import access, pagination
+from pghistory_admin import pagination
 from pghistory_admin.charts import Chart, activity_chart
 from pghistory_admin.conf import history_database
-from pghistory_admin.filters import PERIODS, EventFilter
-from pghistory_admin.rows import event_rows, parse_pk, user_display
-from pghistory_admin.tables import EventTable, local_time
-from pghistory_admin.views.base import HistoryView, event_page, pager_links, query_string
+from pghistory_admin.filters import PERIODS
+from pghistory_admin.rows import parse_pk, user_display
+from pghistory_admin.rules import tracked_models
+from pghistory_admin.tables import local_time
+from pghistory_admin.views.base import EventListView, query_string
 from pghistory_admin.views.browser import BrowserView
 
 #: Days the activity chart covers when no date filter says otherwise (today included).
@@ -61,12 +62,23 @@ class MetadataItem:
     url: str | None = None
 
 
-class ContextView(HistoryView):
+class ContextView(EventListView):
     """Every event of one context (a request, a job, a `pghistory.context` block) that the
     user may see, newest first, below the context's metadata."""
 
-    def get(self, request, context_id):
-        events = access.visible_events(request.user).filter(pgh_context_id=context_id)
+    page_name = "context"
+    exclude_columns = ("user", "where")
+
+    def get_queryset(self):
+        return super().get_queryset().filter(pgh_context_id=self.kwargs["context_id"])
+
+    def get_filter_data(self):
+        """The page shows all of the context's events: no filter applies."""
+        return QueryDict()
+
+    def get_context_data(self, **kwargs):
+        context_id = self.kwargs["context_id"]
+        events = self.get_queryset()
         summary = events.aggregate(
             total=Count("pgh_slug"), first=Min("pgh_created_at"), last=Max("pgh_created_at")
         )
@@ -80,34 +92,19 @@ class ContextView(HistoryView):
             # A denormalised context has no row: each event carries its metadata.
             newest = pagination.ordered(events, pagination.DEFAULT_SORT)
             metadata = newest.values_list("pgh_context", flat=True).first()
-
-        sort = self.sort(request)
-        page, errors = event_page(request, events, sort)
-        rows = event_rows(page.rows) if page is not None else []
-        short_id = str(context_id)[:8]
-        context = {
-            "title": f"Context {short_id}",
-            "context_id": context_id,
-            "metadata": self._metadata_items(metadata),
-            "stored": stored,
-            "created_at": local_time(stored.created_at) if stored else None,
-            "updated_at": local_time(stored.updated_at) if stored else None,
-            "first_event": local_time(summary["first"]),
-            "last_event": local_time(summary["last"]),
-            "total": summary["total"],
-            "table": EventTable(rows, link=self.link, order_by=sort, exclude=("user", "where")),
-            "page": page,
-            "errors": errors,
-            "clear_url": self.link("context", context_id),
-            "browser_url_for_context": self.link("browser", context=str(context_id)),
-        }
-        if page is not None:
-            context.update(pager_links(request, page))
-        return self.render(
-            request,
-            "pghistory_admin/pages/context.html",
-            context,
-            status=200 if page is not None else 400,
+        return super().get_context_data(
+            title=f"Context {str(context_id)[:8]}",
+            context_id=context_id,
+            metadata=self._metadata_items(metadata),
+            stored=stored,
+            created_at=local_time(stored.created_at) if stored else None,
+            updated_at=local_time(stored.updated_at) if stored else None,
+            first_event=local_time(summary["first"]),
+            last_event=local_time(summary["last"]),
+            total=summary["total"],
+            clear_url=self.link("context", context_id),
+            browser_url_for_context=self.link("browser", context=str(context_id)),
+            **kwargs,
         )
 
     def _metadata_items(self, metadata: Any) -> list[MetadataItem]:
@@ -209,69 +206,88 @@ def day_counts(
 _REQUEST_CHART_FILTERS = {"user", "period", "since", "until"}
 
 
-def user_chart(filters: EventFilter, start: datetime.date, end: datetime.date) -> Chart:
-    """The user page's chart. A viewer who sees every tracked model, with no filter but
-    dates, gets the user's requests (and other contexts) per day: a range of one index,
-    however long the history. Otherwise it counts the events the filters select, so the
-    chart never counts what the viewer may not see or has filtered out."""
-    cleaned = filters.form.cleaned_data
-    narrowed = any(
-        value not in (None, "", [], ())
-        for name, value in cleaned.items()
-        if name not in _REQUEST_CHART_FILTERS
-    )
-    if narrowed or len(filters.visible) < len(access.tracked_models()):
-        return activity_chart(day_counts(filters.qs, start, end), start, end)
-    requests = Context.objects.using(history_database()).filter(metadata__user=cleaned["user"])
-    return activity_chart(day_counts(requests, start, end, "created_at"), start, end, "request")
-
-
 class UserView(BrowserView):
     """One user's events (the browser's filters, with the user fixed by the URL) and a chart
     of them per day. The key is a user name, or the id of a user who has been deleted."""
 
-    def get(self, request, key):
+    page_name = "user"
+    exclude_columns = ("user",)
+
+    def get(self, request, *args, **kwargs):
+        key = kwargs["key"]
         user_model = get_user_model()
-        target = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: key}).first()
-        if target is None:
+        self.target = user_model._default_manager.filter(
+            **{user_model.USERNAME_FIELD: key}
+        ).first()
+        if self.target is None:
             pk = parse_pk(user_model, key)
             if pk is None:
                 raise Http404("No such user.")
-            target = user_model._default_manager.filter(pk=pk).first()
-            if target is not None:
+            existing = user_model._default_manager.filter(pk=pk).first()
+            if existing is not None:
                 # An id of a user who still exists: their page is under their name.
-                url = self.link("user", target.get_username()) + query_string(request)
+                url = self.link("user", existing.get_username()) + query_string(request)
                 return HttpResponseRedirect(url.removesuffix("?"))
-            seen = access.visible_events(request.user).filter(pgh_context__user=pk)
-            if not seen.exists():
+            if not self.get_queryset().filter(pgh_context__user=pk).exists():
                 raise Http404("No such user.")
+        return super().get(request, *args, **kwargs)
 
+    def get_template_model(self):
+        return None
+
+    def estimate(self):
+        return None
+
+    def fixed_filters(self) -> dict:
+        return {"user": self.kwargs["key"]}
+
+    def get_filter_data(self):
         # The URL chooses the user; a `user` parameter would only contradict it.
-        request.GET = request.GET.copy()
-        request.GET.pop("user", None)
-        data = request.GET.copy()
-        data.setlist("user", [key])
-        filters = EventFilter(data, queryset=access.visible_events(request.user), request=request)
-        context = self.browse(request, filters, fixed={"user": key}, exclude=("user",))
+        data = self.request.GET.copy()
+        data.setlist("user", [self.kwargs["key"]])
+        return data
+
+    def chips(self):
+        return [
+            chip for chip in super().chips() if chip[0] != self.filterset.filters["user"].label
+        ]
+
+    def get_context_data(self, **kwargs):
+        key, target = self.kwargs["key"], self.target
+        page_url = self.link("user", key)
+        context = super().get_context_data(
+            title=user_display(target) if target is not None else f"User #{key} (deleted)",
+            target=target,
+            user_key=key,
+            clear_url=page_url,
+            form_action=page_url,
+            hidden_filters=["user"],
+            browser_url_for_user=self.link("browser") + query_string(self.request, user=key),
+            **kwargs,
+        )
         if context["page"] is not None:
             now = timezone.now()
-            start, end = chart_range(filters.form.cleaned_data, timezone.localdate(now), now)
-            context["chart"] = user_chart(filters, start, end)
-        page_url = self.link("user", key)
-        context.update(
-            {
-                "title": user_display(target) if target is not None else f"User #{key} (deleted)",
-                "target": target,
-                "user_key": key,
-                "clear_url": page_url,
-                "form_action": page_url,
-                "hidden_filters": ["user"],
-                "browser_url_for_user": self.link("browser") + query_string(request, user=key),
-            }
+            cleaned = self.filterset.form.cleaned_data
+            start, end = chart_range(cleaned, timezone.localdate(now), now)
+            context["chart"] = self.chart(start, end)
+        return context
+
+    def chart(self, start: datetime.date, end: datetime.date) -> Chart:
+        """The chart of the user's activity. A viewer who sees every tracked model, with no
+        filter but dates, gets the user's requests (and other contexts) per day: a range of
+        one index, however long the history. Otherwise it counts the events the filters
+        select, so the chart never counts what the viewer may not see or has filtered
+        out."""
+        filters = self.filterset
+        cleaned = filters.form.cleaned_data
+        narrowed = any(
+            value not in (None, "", [], ())
+            for name, value in cleaned.items()
+            if name not in _REQUEST_CHART_FILTERS
         )
-        return self.render(
-            request,
-            "pghistory_admin/pages/user.html",
-            context,
-            status=200 if context["page"] is not None else 400,
+        if narrowed or len(filters.visible) < len(tracked_models()):
+            return activity_chart(day_counts(filters.qs, start, end), start, end)
+        requests = Context.objects.using(history_database()).filter(metadata__user=cleaned["user"])
+        return activity_chart(
+            day_counts(requests, start, end, "created_at"), start, end, "request"
         )

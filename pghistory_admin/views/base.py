@@ -1,75 +1,31 @@
-"""The pages of the history UI, in two places: inside the Django admin and standalone at the
-URLs a project includes (`pghistory_admin.urls`); a `Surface` says which."""
+"""What every page of the history UI does: the checks, the template lookup, the links, and
+(for the pages that list events) the filter set, the keyset page and the table."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import OperationalError, connections, transaction
+from django.db import OperationalError, connections, models, transaction
 from django.http import Http404
-from django.template.response import TemplateResponse
-from django.urls import reverse
 from django.utils.http import urlencode
-from django.views import View
+from django.views.generic import TemplateView
+from django_filters.views import FilterMixin
+from django_tables2.views import SingleTableMixin
 
 from pghistory.aggregation import resolve_event_model
 from pghistory.models import Events
-from pghistory_admin import access, pagination
+from pghistory_admin import pagination
 from pghistory_admin.conf import history_database
-from pghistory_admin.filters import EventFilter
-from pghistory_admin.rows import parse_pk
+from pghistory_admin.rows import EventRow, event_rows, parse_pk
+
+if TYPE_CHECKING:
+    from pghistory_admin.sites import HistoryUI
 
 #: Query parameters that choose a page rather than filter events.
 PAGE_PARAMS = ("after", "before", "last")
-
-
-class Surface:
-    """Where the pages are mounted, and how they link to each other there."""
-
-    #: Names the surface's page template: pghistory_admin/<name>/page.html
-    name = ""
-    namespace = ""
-
-    def url_name(self, page: str) -> str:
-        return page
-
-    def url(self, page: str, *args) -> str:
-        return reverse(f"{self.namespace}:{self.url_name(page)}", args=args)
-
-    def context(self, request) -> dict:
-        return {}
-
-
-class StandaloneSurface(Surface):
-    """The pages at the project's own URLs, in their own layout."""
-
-    name = "standalone"
-    namespace = "pghistory_admin"
-
-
-class AdminSurface(Surface):
-    """The pages inside an admin site, under the model admin that mounts them."""
-
-    name = "admin"
-
-    def __init__(self, model_admin):
-        self.model_admin = model_admin
-        self.namespace = model_admin.admin_site.name
-
-    def url_name(self, page: str) -> str:
-        opts = self.model_admin.opts
-        # The browser is the mounting model's change list, so the admin index links to it.
-        return f"{opts.app_label}_{opts.model_name}_{'changelist' if page == 'browser' else page}"
-
-    def context(self, request) -> dict:
-        site = self.model_admin.admin_site
-        return {
-            **site.each_context(request),
-            "opts": self.model_admin.opts,
-            "admin_index_url": reverse(f"{site.name}:index"),
-        }
 
 
 def query_string(request, **values) -> str:
@@ -119,84 +75,171 @@ def event_page(request, queryset, sort: str) -> tuple[pagination.Page | None, li
         ]
 
 
-class HistoryView(View):
-    """A page of the history UI: signed-in staff only."""
+class HistoryView(TemplateView):
+    """A page of the history UI: signed-in users whom the rules let browse history only.
 
-    surface: Surface = StandaloneSurface()
+    `ui` (a `pghistory_admin.sites.HistoryUI`: the standalone `HistorySite` or an admin's
+    `EventBrowserAdmin`) mounts the page and gives it its rules and classes. The template is
+    the first of `get_template_names()` that exists; pages about one model or object look up
+    `pghistory_admin/<app_label>/<model_name>/<page>.html`, then
+    `pghistory_admin/<app_label>/<page>.html`, then `pghistory_admin/<page>.html`.
+    """
+
+    ui: HistoryUI | None = None
+    #: The page's name: its template's name, and its URL's.
+    page_name = ""
+    #: The status of the response (a page that cannot show what was asked sets 400).
+    status = 200
 
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not access.can_browse(request.user):
+        if not self.ui.can_browse(request):
             raise PermissionDenied("Only staff members may see history.")
         if any("\x00" in str(value) for value in kwargs.values()):
             # Nothing is named with a NUL character: Postgres cannot even store one in text.
             raise Http404("No such page.")
         return super().dispatch(request, *args, **kwargs)
 
+    def get(self, request, *args, **kwargs):
+        # The URL's arguments are read from self.kwargs, not put into the context as they
+        # are: "model" there is the model, not its name in the URL.
+        context = self.get_context_data()
+        return self.render_to_response(context, status=self.status)
+
+    def get_template_model(self) -> type[models.Model] | None:
+        """The model this page is about, whose templates it looks up first (None: none)."""
+        return None
+
+    def get_template_names(self) -> list[str]:
+        if self.template_name:
+            return [self.template_name]
+        names = [f"pghistory_admin/{self.page_name}.html"]
+        model = self.get_template_model()
+        if model is not None:
+            opts = model._meta
+            names[:0] = [
+                f"pghistory_admin/{opts.app_label}/{opts.model_name}/{self.page_name}.html",
+                f"pghistory_admin/{opts.app_label}/{self.page_name}.html",
+            ]
+        return names
+
+    def get_context_data(self, **kwargs):
+        context = {
+            **self.ui.each_context(self.request),
+            "page_name": self.page_name,
+            "browser_url": self.ui.page_url("browser"),
+            "crumbs": [],
+            **kwargs,
+        }
+        return super().get_context_data(**context)
+
     def link(self, page: str = "browser", *args, **params) -> str:
-        """The URL of a page on this view's surface, with query parameters `params`."""
-        url = self.surface.url(page, *args)
+        """The URL of a page of this view's UI, with query parameters `params`."""
+        url = self.ui.page_url(page, *args)
         return f"{url}?{urlencode(params)}" if params else url
 
-    def render(self, request, content_template: str, context: dict, status: int = 200):
-        """A page: `content_template` inside the surface's layout. `context` gives at least
-        "title"; "crumbs" may list (label, URL) pairs between the browser and the title."""
-        return TemplateResponse(
-            request,
-            f"pghistory_admin/{self.surface.name}/page.html",
-            {
-                **self.surface.context(request),
-                "browser_url": self.surface.url("browser"),
-                "content_template": content_template,
-                "crumbs": [],
-                **context,
-            },
-            status=status,
-        )
+    def redacted_columns(self, model) -> frozenset[str]:
+        """The columns of `model` the rules redact for this request."""
+        return self.ui.redacted_columns(self.request, model)
 
-    def filters(self, request) -> EventFilter:
-        return EventFilter(
-            request.GET, queryset=access.visible_events(request.user), request=request
-        )
+    def get_queryset(self):
+        """The events this page may show: all that the request's user may see."""
+        return self.ui.visible_events(self.request)
 
-    @staticmethod
-    def sort(request) -> str:
-        sort = request.GET.get("sort", pagination.DEFAULT_SORT)
+    def visible_model(self, model_key: str):
+        """The tracked model named `model_key` ("app_label.model") if the user may see its
+        events; 404 otherwise, so that a forbidden model looks like an unknown one."""
+        for model in self.ui.visible_models(self.request):
+            if model._meta.label_lower == model_key.lower():
+                return model
+        raise Http404("No such tracked model.")
+
+    def visible_object(self, model_key: str, raw_pk: str):
+        """(model, pk) of an object whose events the user may see; it may be deleted."""
+        model = self.visible_model(model_key)
+        pk = parse_pk(model, raw_pk)
+        if pk is None:
+            raise Http404("No such object.")
+        return model, pk
+
+    def visible_event(self, slug: str):
+        """(the `Events` row, the event model instance) of the event `slug`
+        ("app.ModelEvent:id") if the user may see it; 404 otherwise."""
+        label, _, raw_id = slug.rpartition(":")
+        try:
+            event_model = resolve_event_model(label)
+            pgh_id = int(raw_id)
+        except (LookupError, ValueError):
+            raise Http404("No such event.") from None
+        if event_model.pgh_tracked_model not in self.ui.visible_models(self.request):
+            raise Http404("No such event.")
+        database = history_database()
+        row = Events.objects.using(database).across(event_model).filter(pgh_id=pgh_id).first()
+        if row is None:
+            raise Http404("No such event.")
+        return row, event_model.objects.using(database).get(pgh_id=pgh_id)
+
+    def event_rows(self, events) -> list[EventRow]:
+        """`EventRow`s of `Events`, as this request may see them."""
+        return event_rows(events, redacted=self.redacted_columns)
+
+
+class EventFilterMixin(FilterMixin):
+    """django-filter's `FilterMixin` for a page of events: the filter set is
+    `filterset_class`, else the mounting UI's, bound to the query string, narrowing the
+    page's `get_queryset()` with the UI's rules."""
+
+    def get_filterset_class(self):
+        return self.filterset_class or self.ui.filterset_class
+
+    def get_filter_data(self):
+        """The filters' values: the query string."""
+        return self.request.GET
+
+    def get_filterset_kwargs(self, filterset_class):
+        return {
+            "data": self.get_filter_data(),
+            "request": self.request,
+            "queryset": self.get_queryset(),
+            "rules": self.ui,
+        }
+
+    def sort(self) -> str:
+        """The order of the events (`?sort=`), one of `pagination.SORTS`."""
+        sort = self.request.GET.get("sort", pagination.DEFAULT_SORT)
         return sort if sort in pagination.SORTS else pagination.DEFAULT_SORT
 
 
-def visible_model(user, model_key: str):
-    """The tracked model named `model_key` ("app_label.model") if `user` may see its events;
-    404 otherwise, so that a forbidden model looks like an unknown one."""
-    for model in access.visible_models(user):
-        if model._meta.label_lower == model_key.lower():
-            return model
-    raise Http404("No such tracked model.")
+class EventListView(EventFilterMixin, SingleTableMixin, HistoryView):
+    """A page of events: a filter set (`filterset_class`, else the UI's), a keyset page of
+    what it selects, and the page's rows in a django-tables2 table (`table_class`, else the
+    UI's)."""
 
+    table_pagination = False  # the page is a keyset page, read before the table is made
+    #: Table columns this page leaves out.
+    exclude_columns: tuple[str, ...] = ()
 
-def visible_object(user, model_key: str, raw_pk: str):
-    """(model, pk) of an object whose events `user` may see; the object may be deleted."""
-    model = visible_model(user, model_key)
-    pk = parse_pk(model, raw_pk)
-    if pk is None:
-        raise Http404("No such object.")
-    return model, pk
+    def get_table_class(self):
+        return self.table_class or self.ui.table_class
 
+    def get_table_kwargs(self):
+        return {"link": self.link, "order_by": self.sort(), "exclude": self.exclude_columns}
 
-def visible_event(user, slug: str):
-    """(the `Events` row, the event model instance) of the event `slug` ("app.ModelEvent:id")
-    if `user` may see it; 404 otherwise."""
-    label, _, raw_id = slug.rpartition(":")
-    try:
-        event_model = resolve_event_model(label)
-        pgh_id = int(raw_id)
-    except (LookupError, ValueError):
-        raise Http404("No such event.") from None
-    if event_model.pgh_tracked_model not in access.visible_models(user):
-        raise Http404("No such event.")
-    database = history_database()
-    row = Events.objects.using(database).across(event_model).filter(pgh_id=pgh_id).first()
-    if row is None:
-        raise Http404("No such event.")
-    return row, event_model.objects.using(database).get(pgh_id=pgh_id)
+    def get_table_data(self):
+        return self.rows
+
+    def get_context_data(self, **kwargs):
+        self.filterset = self.get_filterset(self.get_filterset_class())
+        page, errors = (
+            event_page(self.request, self.filterset.qs, self.sort())
+            if self.filterset.is_valid()
+            else (None, [])
+        )
+        self.rows = self.event_rows(page.rows) if page is not None else []
+        if page is None:
+            self.status = 400
+        context = {"filters": self.filterset, "page": page, "errors": errors}
+        if page is not None:
+            context.update(pager_links(self.request, page))
+        return super().get_context_data(**context, **kwargs)

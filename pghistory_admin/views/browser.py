@@ -5,63 +5,67 @@ from __future__ import annotations
 from django.http import HttpResponse
 from django.utils.html import escape
 
-from pghistory_admin import access, export, pagination
-from pghistory_admin.filters import PERIODS, EventFilter
-from pghistory_admin.rows import event_rows
-from pghistory_admin.tables import EventTable
+from pghistory_admin import export, pagination
+from pghistory_admin.filters import PERIODS
 from pghistory_admin.views.base import (
     PAGE_PARAMS,
+    EventFilterMixin,
+    EventListView,
     HistoryView,
-    event_page,
-    pager_links,
     query_string,
 )
 
 
-class BrowserView(HistoryView):
+class BrowserView(EventListView):
     """Every event the user may see, newest first, filtered by the query string."""
 
-    def get(self, request):
-        context = self.browse(request, self.filters(request))
-        context.update({"title": "Events", "clear_url": self.surface.url("browser")})
-        if context["page"] is not None and not (set(request.GET) - {"sort", *PAGE_PARAMS}):
-            visible = access.visible_event_models(request.user)
-            context["estimate"] = pagination.estimated_total(visible)
-        return self.render(
-            request,
-            "pghistory_admin/pages/browser.html",
-            context,
-            status=200 if context["page"] is not None else 400,
-        )
+    page_name = "browser"
 
-    def browse(self, request, filters: EventFilter, *, fixed=None, exclude=()) -> dict:
-        """What a page of filtered events shows: the table of the requested page, the filters
-        with their chips and presets, page links and export links. `fixed` holds parameters
-        the page sets itself (they go into the export links); `exclude` names table columns
-        to leave out."""
-        fixed = fixed or {}
-        sort = self.sort(request)
-        page, errors = event_page(request, filters.qs, sort) if filters.is_valid() else (None, [])
-        rows = event_rows(page.rows) if page is not None else []
-        context = {
-            "filters": filters,
-            "table": EventTable(rows, link=self.link, order_by=sort, exclude=exclude),
-            "page": page,
-            "errors": errors,
-            "chips": self._chips(request, filters),
-            "presets": [
-                (label, query_string(request, period=key), request.GET.get("period") == key)
-                for key, (label, _) in PERIODS.items()
-            ],
-            "export_csv_url": self.link("export_csv") + query_string(request, **fixed),
-            "export_jsonl_url": self.link("export_jsonl") + query_string(request, **fixed),
-        }
-        if page is not None:
-            context.update(pager_links(request, page))
+    def get_template_model(self):
+        """With one model chosen, the browser is that model's page."""
+        chosen = self.request.GET.getlist("model")
+        if len(chosen) == 1:
+            for model in self.ui.visible_models(self.request):
+                if model._meta.label_lower == chosen[0].lower():
+                    return model
+        return None
+
+    def fixed_filters(self) -> dict:
+        """Filter values the page sets itself, beyond the query string (they go into the
+        export links)."""
+        return {}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        request, fixed = self.request, self.fixed_filters()
+        context.update(
+            {
+                "chips": self.chips(),
+                "presets": [
+                    (label, query_string(request, period=key), request.GET.get("period") == key)
+                    for key, (label, _) in PERIODS.items()
+                ],
+                "export_csv_url": self.link("export_csv") + query_string(request, **fixed),
+                "export_jsonl_url": self.link("export_jsonl") + query_string(request, **fixed),
+            }
+        )
+        context.setdefault("title", "Events")
+        context.setdefault("clear_url", self.ui.page_url("browser"))
+        context.setdefault("form_action", context["clear_url"])
+        if context["page"] is not None:
+            context.setdefault("estimate", self.estimate())
         return context
 
-    def _chips(self, request, filters: EventFilter) -> list[tuple[str, str, str]]:
+    def estimate(self) -> int | None:
+        """The planner's estimate of the events shown, for an unfiltered browser (a filtered
+        one shows how many rows the page has instead: nothing is ever counted)."""
+        if set(self.request.GET) - {"sort", *PAGE_PARAMS}:
+            return None
+        return pagination.estimated_total(self.ui.visible_event_models(self.request))
+
+    def chips(self) -> list[tuple[str, str, str]]:
         """The filters in force as (name, value as people read it, URL without it)."""
+        request, filters = self.request, self.filterset
         chips = []
         for name, values in request.GET.lists():
             if name not in filters.filters:
@@ -78,13 +82,14 @@ class BrowserView(HistoryView):
         return chips
 
 
-class ExportView(HistoryView):
-    """The events a browser view shows, as a streamed CSV or JSON Lines download."""
+class ExportView(EventFilterMixin, HistoryView):
+    """The events a browser view shows, as a streamed CSV or JSON Lines download, named,
+    ordered and redacted by the same code as the pages."""
 
     format = "csv"
 
-    def get(self, request):
-        filters = self.filters(request)
+    def get(self, request, *args, **kwargs):
+        filters = self.get_filterset(self.get_filterset_class())
         if not filters.is_valid():
             problems = "; ".join(
                 f"{name}: {' '.join(messages)}" for name, messages in filters.errors.items()
@@ -93,4 +98,4 @@ class ExportView(HistoryView):
             response = HttpResponse(escape(f"Cannot export: {problems}"), status=400)
             response["X-Content-Type-Options"] = "nosniff"
             return response
-        return export.response(filters.qs, self.sort(request), self.format)
+        return export.response(filters.qs, self.sort(), self.format, self.redacted_columns)

@@ -11,18 +11,17 @@ from django.utils.text import capfirst
 
 from pghistory.aggregation import resolve_event_model
 from pghistory.models import Events
-from pghistory_admin import access, pagination
+from pghistory_admin import pagination
 from pghistory_admin.conf import history_database
 from pghistory_admin.diffs import compare, last_known, load_related, safe_str
 from pghistory_admin.filters import MomentField
-from pghistory_admin.rows import EventRow, event_rows, group_by_context
-from pghistory_admin.views.base import HistoryView, query_string, visible_event, visible_object
+from pghistory_admin.rows import EventRow, group_by_context, one_per_change
+from pghistory_admin.views.base import HistoryView, query_string
 
 
-def object_events(user, model, pk, *, related: bool = False):
-    """The events of one object that `user` may see; with `related`, also the events of the
-    objects whose foreign keys point to it (an order's lines, say)."""
-    events = access.visible_events(user)
+def object_events(events, model, pk, *, related: bool = False):
+    """The `events` of one object; with `related`, also the events of the objects whose
+    foreign keys point to it (an order's lines, say)."""
     if related:
         return events.references(model(pk=pk))
     return events.filter(pgh_obj_model=model._meta.label, pgh_obj_id=str(pk))
@@ -61,19 +60,41 @@ def describe(view: HistoryView, rows: list[EventRow]) -> list[EventRow]:
         if row.kind != "delete" and can_revert(event_model):
             row.links["revert"] = view.link("revert", row.slug)
         if row.kind == "insert":
-            row.changes = compare(row.model, None, row.data)
+            row.changes = compare(row.model, None, row.data, redacted=view.redacted_columns)
             created.extend(row.changes)
     load_related(created)
     return rows
 
 
-class _ObjectPage(HistoryView):
-    """A page about one object (which may have been deleted)."""
+class ObjectPageMixin:
+    """A page about one object (which may have been deleted), named by the URL's `model`
+    ("app_label.model") and `pk`."""
 
-    def setup_object(self, request, model_key, raw_pk):
-        self.model, self.pk = visible_object(request.user, model_key, raw_pk)
-        self.key = self.model._meta.label_lower
-        self.obj = self.model._base_manager.using(history_database()).filter(pk=self.pk).first()
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.model = self.pk = self.obj = None
+
+    def get_object_key(self):
+        """(model, pk) of the page's object, once the user may see its history."""
+        if self.model is None:
+            self.model, self.pk = self.visible_object(self.kwargs["model"], self.kwargs["pk"])
+            self.key = self.model._meta.label_lower
+            self.obj = (
+                self.model._base_manager.using(history_database()).filter(pk=self.pk).first()
+            )
+        return self.model, self.pk
+
+    def get_template_model(self):
+        return self.get_object_key()[0]
+
+    def related(self) -> bool:
+        """Whether the events of the objects pointing to this one are included."""
+        return False
+
+    def get_queryset(self):
+        """The object's events that the user may see."""
+        model, pk = self.get_object_key()
+        return object_events(super().get_queryset(), model, pk, related=self.related())
 
     def object_name(self) -> str:
         """The object's string form now, or, if it was deleted, as its last event stored it."""
@@ -84,8 +105,10 @@ class _ObjectPage(HistoryView):
             safe_str(gone) if gone is not None else f"{self.model._meta.verbose_name} #{self.pk}"
         )
 
-    def object_context(self, name: str) -> dict:
-        return {
+    def get_context_data(self, **kwargs):
+        self.get_object_key()
+        name = self.object_name()
+        context = {
             "model": self.model,
             "model_name": capfirst(self.model._meta.verbose_name),
             "object_name": name,
@@ -93,59 +116,59 @@ class _ObjectPage(HistoryView):
             "timeline_url": self.link("object", self.key, self.pk),
             "as_of_url": self.link("as_of", self.key, self.pk),
             "compare_url": self.link("compare", self.key, self.pk),
+            "crumbs": self.crumbs(name),
         }
+        return super().get_context_data(**{**context, **kwargs})
 
-    def crumbs(self, name: str, with_timeline: bool = True) -> list:
-        crumbs = [
-            (capfirst(self.model._meta.verbose_name_plural), self.link("browser", model=self.key))
+    def crumbs(self, name: str) -> list:
+        """The breadcrumbs between the browser and the page: the model's events, and the
+        object's timeline."""
+        return [
+            (capfirst(self.model._meta.verbose_name_plural), self.link("browser", model=self.key)),
+            (name, self.link("object", self.key, self.pk)),
         ]
-        if with_timeline:
-            crumbs.append((name, self.link("object", self.key, self.pk)))
-        return crumbs
 
 
-class TimelineView(_ObjectPage):
+class TimelineView(ObjectPageMixin, HistoryView):
     """The whole life of one object, newest first, grouped by request or context."""
 
-    def get(self, request, model, pk):
-        self.setup_object(request, model, pk)
-        related = request.GET.get("related") == "1"
-        events = object_events(request.user, self.model, self.pk, related=related)
+    page_name = "timeline"
+
+    def related(self) -> bool:
+        return self.request.GET.get("related") == "1"
+
+    def crumbs(self, name: str) -> list:
+        return super().crumbs(name)[:1]
+
+    def get_context_data(self, **kwargs):
+        request = self.request
         try:
-            page = pagination.page(events, pagination.DEFAULT_SORT, request.GET)
+            page = pagination.page(self.get_queryset(), pagination.DEFAULT_SORT, request.GET)
         except pagination.InvalidCursor as exc:
-            return self.render(
-                request,
-                "pghistory_admin/pages/timeline.html",
-                {"title": "History", "errors": [str(exc)], **self.object_context("")},
-                status=400,
-            )
-        rows = describe(self, event_rows(page.rows))
+            self.status = 400
+            return super().get_context_data(title="History", errors=[str(exc)], groups=[])
+        rows = describe(self, self.event_rows(page.rows))
         if not rows and self.obj is None and page.is_first:
             raise Http404("No such object.")
         for row in rows:
             row.is_related = row.object_key != f"{self.key}:{self.pk}"
-        name = self.object_name()
-        context = {
-            "title": f"History of {name}",
-            "crumbs": self.crumbs(name, with_timeline=False),
-            "groups": group_by_context(rows),
-            "related": related,
-            "related_url": query_string(request, related="0" if related else "1"),
-            "newer_url": None if page.is_first else query_string(request, before=page.newer),
-            "older_url": None if page.is_last else query_string(request, after=page.older),
-            "admin_log_url": self._admin_log_url(),
-            **self.object_context(name),
-        }
-        return self.render(request, "pghistory_admin/pages/timeline.html", context)
+        related = self.related()
+        context = super().get_context_data(
+            groups=group_by_context(one_per_change(rows)),
+            related=related,
+            related_url=query_string(request, related="0" if related else "1"),
+            newer_url=None if page.is_first else query_string(request, before=page.newer),
+            older_url=None if page.is_last else query_string(request, after=page.older),
+            admin_log_url=self.admin_log_url(),
+            **kwargs,
+        )
+        context.setdefault("title", f"History of {context['object_name']}")
+        return context
 
-    def _admin_log_url(self) -> str | None:
-        """Django's own change log of the object ("History" before this app), in the admin."""
-        model_admin = getattr(self.surface, "model_admin", None)
-        if model_admin is None or self.obj is None:
-            return None
-        site = model_admin.admin_site
-        if not site.is_registered(self.model):
+    def admin_log_url(self) -> str | None:
+        """Django's own change log of the object, in the admin."""
+        site = getattr(self.ui, "admin_site", None)
+        if site is None or self.obj is None or not site.is_registered(self.model):
             return None
         opts = self.model._meta
         try:
@@ -160,9 +183,25 @@ class TimelineView(_ObjectPage):
 class EventView(HistoryView):
     """One event: every stored field before and after it, the changed ones first."""
 
-    def get(self, request, slug):
-        row, event = visible_event(request.user, slug)
-        (event_row,) = describe(self, event_rows([row]))
+    page_name = "event"
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.found = None
+
+    def get_event(self):
+        """(the `Events` row, the event model instance) of the page."""
+        if self.found is None:
+            self.found = self.visible_event(self.kwargs["slug"])
+        return self.found
+
+    def get_template_model(self):
+        return self.get_event()[1].pgh_tracked_model
+
+    def get_context_data(self, **kwargs):
+        row, event = self.get_event()
+        slug = self.kwargs["slug"]
+        (event_row,) = describe(self, self.event_rows([row]))
         model, data = event_row.model, row.pgh_data or {}
         kind = operation(type(event), row.pgh_label)
         if kind == "insert":
@@ -179,7 +218,7 @@ class EventView(HistoryView):
                 .filter(pgh_obj_id=row.pgh_obj_id, pgh_id__lt=row.pgh_id)
             )
             before, after = (data if row.pgh_obj_id and earlier.exists() else None), data
-        diffs = compare(model, before, after)
+        diffs = compare(model, before, after, redacted=self.redacted_columns)
         diffs.sort(key=lambda diff: not diff.changed)
         load_related(diffs)
         key = model._meta.label_lower if model is not None else None
@@ -202,84 +241,81 @@ class EventView(HistoryView):
             if row.pgh_context_id
             else None,
         }
-        return self.render(request, "pghistory_admin/pages/event.html", context)
+        return super().get_context_data(**{**context, **kwargs})
 
 
-class CompareView(_ObjectPage):
+class CompareView(ObjectPageMixin, HistoryView):
     """Two versions of one object side by side: `?event=<slug>&event=<slug>`."""
 
-    def get(self, request, model, pk):
-        self.setup_object(request, model, pk)
-        slugs = request.GET.getlist("event")
+    page_name = "compare"
+
+    def get_context_data(self, **kwargs):
+        model, pk = self.get_object_key()
+        slugs = self.request.GET.getlist("event")
         versions = []
         for slug in dict.fromkeys(slugs):
             try:
-                versions.append(visible_event(request.user, slug)[0])
+                versions.append(self.visible_event(slug)[0])
             except Http404:
                 break
         problem = None
         if len(slugs) != 2 or len(versions) != 2:
             problem = "Pick two versions of this object to compare."
         elif any(
-            v.pgh_obj_id != str(self.pk) or v.pgh_obj_model != self.model._meta.label
-            for v in versions
+            v.pgh_obj_id != str(pk) or v.pgh_obj_model != model._meta.label for v in versions
         ):
             problem = "Both versions must be of this object."
-        name = self.object_name()
-        context = {"title": "Compare versions", "crumbs": self.crumbs(name), "problem": problem}
-        context.update(self.object_context(name))
         if problem:
-            return self.render(request, "pghistory_admin/pages/compare.html", context, status=400)
+            self.status = 400
+            return super().get_context_data(title="Compare versions", problem=problem, **kwargs)
         older, newer = sorted(versions, key=lambda v: (v.pgh_created_at, v.pgh_model, v.pgh_id))
-        diffs = compare(self.model, older.pgh_data, newer.pgh_data)
+        diffs = compare(model, older.pgh_data, newer.pgh_data, redacted=self.redacted_columns)
         load_related(diffs)
-        older_row, newer_row = describe(self, event_rows([older, newer]))
-        context.update(
-            {
-                "diffs": diffs,
-                "older": older_row,
-                "newer": newer_row,
-                "older_title": "Older version",
-                "newer_title": "Newer version",
-                "changed_count": sum(diff.changed for diff in diffs),
-            }
+        older_row, newer_row = describe(self, self.event_rows([older, newer]))
+        return super().get_context_data(
+            title="Compare versions",
+            problem=None,
+            diffs=diffs,
+            older=older_row,
+            newer=newer_row,
+            older_title="Older version",
+            newer_title="Newer version",
+            changed_count=sum(diff.changed for diff in diffs),
+            **kwargs,
         )
-        return self.render(request, "pghistory_admin/pages/compare.html", context)
 
 
-class _AsOfForm(forms.Form):
+class AsOfForm(forms.Form):
     # A date alone means the start of that day.
     at = MomentField(label="As of")
 
 
-class AsOfView(_ObjectPage):
+class AsOfView(ObjectPageMixin, HistoryView):
     """The object as it was at a moment: the state its latest event at or before then stored."""
 
-    def get(self, request, model, pk):
-        self.setup_object(request, model, pk)
-        name = self.object_name()
-        form = _AsOfForm(request.GET if "at" in request.GET else None)
-        context = {"title": "As of", "crumbs": self.crumbs(name), "form": form}
-        context.update(self.object_context(name))
-        if not form.is_bound:
-            return self.render(request, "pghistory_admin/pages/as_of.html", context)
-        if not form.is_valid():
-            return self.render(request, "pghistory_admin/pages/as_of.html", context, status=400)
-        moment = form.cleaned_data["at"]
-        events = object_events(request.user, self.model, self.pk).filter(
-            pgh_created_at__lte=moment
-        )
+    page_name = "as_of"
+    form_class = AsOfForm
+
+    def get_context_data(self, **kwargs):
+        self.get_object_key()
+        form = self.form_class(self.request.GET if "at" in self.request.GET else None)
+        context = {"title": "As of", "form": form}
+        if form.is_bound and not form.is_valid():
+            self.status = 400
+        if form.is_bound and form.is_valid():
+            context.update(self.state_at(form.cleaned_data["at"]))
+        return super().get_context_data(**{**context, **kwargs})
+
+    def state_at(self, moment) -> dict:
+        """What the page shows of the object at `moment`."""
+        events = self.get_queryset().filter(pgh_created_at__lte=moment)
         latest = pagination.ordered(events, pagination.DEFAULT_SORT).first()
-        context["moment"] = moment
         if latest is None:
-            context["state"] = "absent"
-        else:
-            (row,) = describe(self, event_rows([latest]))
-            context.update(
-                {"event": row, "state": "deleted" if row.kind == "delete" else "present"}
-            )
-            if row.kind != "delete":
-                diffs = compare(self.model, None, latest.pgh_data)
-                load_related(diffs)
-                context["fields"] = diffs
-        return self.render(request, "pghistory_admin/pages/as_of.html", context)
+            return {"moment": moment, "state": "absent"}
+        (row,) = describe(self, self.event_rows([latest]))
+        state = {"moment": moment, "event": row}
+        if row.kind == "delete":
+            return {**state, "state": "deleted"}
+        diffs = compare(self.model, None, latest.pgh_data, redacted=self.redacted_columns)
+        load_related(diffs)
+        return {**state, "state": "present", "fields": diffs}

@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 
 from pghistory import maintenance
-from pghistory_admin import access
 from pghistory_admin.conf import history_database
 from pghistory_admin.tables import local_time
 from pghistory_admin.views.base import HistoryView
@@ -19,12 +18,14 @@ class StatsView(HistoryView):
     page never counts a huge table. Superusers only: it covers every model's history.
     """
 
+    page_name = "stats"
+
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated and not access.can_see_stats(request.user):
+        if request.user.is_authenticated and not self.ui.can_see_stats(request):
             raise PermissionDenied("Only superusers may see the history's statistics.")
         return super().dispatch(request, *args, **kwargs)
 
-    def get(self, request):
+    def get_context_data(self, **kwargs):
         tables = maintenance.table_stats(using=history_database())
         rows = [
             {
@@ -41,16 +42,13 @@ class StatsView(HistoryView):
             for table in tables
         ]
         total_events = sum(table.events for table in tables)
-        return self.render(
-            request,
-            "pghistory_admin/pages/stats.html",
-            {
-                "title": "Statistics",
-                "rows": rows,
-                "total_events": f"{total_events:,}",
-                "plural_events": total_events != 1,
-                "total_bytes": sum(table.total_bytes for table in tables),
-                "any_estimated": any(table.estimated for table in tables),
-                "exact_limit": f"{maintenance.EXACT_COUNT_LIMIT:,}",
-            },
+        return super().get_context_data(
+            title="Statistics",
+            rows=rows,
+            total_events=f"{total_events:,}",
+            plural_events=total_events != 1,
+            total_bytes=sum(table.total_bytes for table in tables),
+            any_estimated=any(table.estimated for table in tables),
+            exact_limit=f"{maintenance.EXACT_COUNT_LIMIT:,}",
+            **kwargs,
         )

@@ -11,13 +11,10 @@ from django.utils.decorators import method_decorator
 from django.utils.text import capfirst
 from django.views.decorators.csrf import csrf_protect
 
-from pghistory_admin import access
 from pghistory_admin import revert as reverting
 from pghistory_admin.diffs import safe_str
 from pghistory_admin.rows import event_rows
-from pghistory_admin.views.base import HistoryView, visible_event
-
-TEMPLATE = "pghistory_admin/pages/revert.html"
+from pghistory_admin.views.base import HistoryView
 
 
 def _moment(value) -> str:
@@ -30,18 +27,19 @@ class RevertView(HistoryView):
     POST: do it, then go to the object's timeline."""
 
     http_method_names = ["get", "post", "head", "options"]
+    page_name = "revert"
 
     def get(self, request, slug: str):
         target, names, page = self.resolve(request, slug)
         if page is not None:
             return page
-        return self.confirm(request, names, reverting.plan(target))
+        return self.confirm(request, names, self.plan(target))
 
     def post(self, request, slug: str):
         target, names, page = self.resolve(request, slug)
         if page is not None:
             return page
-        plan = reverting.plan(target)
+        plan = self.plan(target)
         if plan.problems:
             return self.confirm(request, names, plan, status=409)
         confirmed = request.POST.get("state")
@@ -58,7 +56,7 @@ class RevertView(HistoryView):
         except (IntegrityError, DatabaseError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             error = f"The database refused the change, so nothing was written: {reason}"
-            return self.confirm(request, names, reverting.plan(target), status=409, error=error)
+            return self.confirm(request, names, self.plan(target), status=409, error=error)
         self.tell(request, target, obj)
         response = HttpResponseRedirect(self.timeline_url(target))
         response.status_code = 303  # See Other: the result is a page to GET
@@ -66,14 +64,21 @@ class RevertView(HistoryView):
 
     # -- steps -----------------------------------------------------------------------------
 
+    def plan(self, target) -> reverting.Plan:
+        """What reverting to the target would change, redacted as the rules say."""
+        return reverting.plan(target, redacted=self.redacted_columns)
+
+    def get_template_model(self):
+        return self.target.model
+
     def resolve(self, request, slug: str):
         """(target, names, None) when the user may go on; else (target, names, the page that
         says why not)."""
-        row, event = visible_event(request.user, slug)
-        target = reverting.target(row, event)
+        row, event = self.visible_event(slug)
+        target = self.target = reverting.target(row, event)
         names = self.names(target)
-        allowed = (access.can_revert if target.exists else access.can_restore)(
-            request.user, target.model
+        allowed = (self.ui.can_revert if target.exists else self.ui.can_restore)(
+            request, target.model
         )
         if not allowed:
             opts = target.model._meta
@@ -131,7 +136,8 @@ class RevertView(HistoryView):
         return self.link("object", target.model._meta.label_lower, str(target.pk))
 
     def refuse(self, request, names: dict, refusal: str, status: int):
-        return self.render(request, TEMPLATE, {**names, "refusal": refusal}, status=status)
+        context = self.get_context_data(**names, refusal=refusal)
+        return self.render_to_response(context, status=status)
 
     def confirm(self, request, names: dict, plan, status: int = 200, error: str = ""):
         target = plan.target
@@ -147,7 +153,7 @@ class RevertView(HistoryView):
             "state": plan.state,
             "error": error,
         }
-        return self.render(request, TEMPLATE, context, status=status)
+        return self.render_to_response(self.get_context_data(**context), status=status)
 
     def tell(self, request, target, obj) -> None:
         opts = target.model._meta
