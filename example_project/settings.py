@@ -29,6 +29,7 @@ DATABASES = {
 }
 
 INSTALLED_APPS = [
+    "pghistory_admin",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -39,7 +40,6 @@ INSTALLED_APPS = [
     "pghistory",
     "django_filters",
     "django_tables2",
-    "pghistory_admin",
     "example_project.shop",
 ]
 

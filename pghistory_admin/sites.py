@@ -11,7 +11,7 @@ changes any of them, as a `ModelAdmin` subclass changes an admin's::
         def can_revert(self, request, model):
             return request.user.groups.filter(name="Support leads").exists()
 
-    urlpatterns = [path("history/", include(ShopHistory().urls))]
+    urlpatterns = [path("history/", ShopHistory().urls)]
 """
 
 from __future__ import annotations
@@ -89,8 +89,9 @@ class HistoryUI(HistoryRules):
 
 
 class HistorySite(HistoryUI):
-    """The standalone pages, in their own layout: `include(HistorySite().urls)` (which is what
-    `include("pghistory_admin.urls")` does). Subclass it to change their rules or classes."""
+    """The standalone pages, in their own layout: `path("history/", HistorySite().urls)`, as
+    an admin site's are mounted (`include("pghistory_admin.urls")` mounts the default one).
+    Subclass it to change their rules or classes."""
 
     layout_template = "pghistory_admin/layouts/standalone.html"
 
@@ -100,5 +101,6 @@ class HistorySite(HistoryUI):
 
     @property
     def urls(self):
-        """What `include()` takes: the patterns, the app name and the instance namespace."""
+        """What `path()` takes, as from `AdminSite.urls`: the patterns, the app name and the
+        instance namespace."""
         return self.get_urls(), "pghistory_admin", self.namespace

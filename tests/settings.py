@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "example_project.shop",
     "tests.testapp",
+    "tests.customising",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,7 @@ ALLOWED_HOSTS = ["*"]
 DATABASES = {"default": benchutil.django_database(os.environ["BENCH_DATABASE_URL"])}
 
 INSTALLED_APPS = [
+    "pghistory_admin",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -28,7 +29,6 @@ INSTALLED_APPS = [
     "pghistory",
     "django_filters",
     "django_tables2",
-    "pghistory_admin",
     "example_project.shop",
     "benchapp",
 ]

@@ -52,6 +52,7 @@ class BrowserView(EventListView):
         context.setdefault("title", "Events")
         context.setdefault("clear_url", self.ui.page_url("browser"))
         context.setdefault("form_action", context["clear_url"])
+        context.setdefault("hidden_filters", [])
         if context["page"] is not None:
             context.setdefault("estimate", self.estimate())
         return context
