@@ -89,7 +89,7 @@ class Config:
                 linearity_rows=[10_000, 100_000],
                 upstream_timeout_s=20,
                 cell_budget_s=5,
-                export_rows=min(EXPORT_ROWS, args.events or 100_000),
+                export_rows=args.export_rows or min(EXPORT_ROWS, args.events or 100_000),
                 profile_rows=10_000,
             )
         return cls(
@@ -101,7 +101,7 @@ class Config:
             linearity_rows=[10_000, 100_000, 1_000_000],
             upstream_timeout_s=UPSTREAM_TIMEOUT_S,
             cell_budget_s=40,
-            export_rows=EXPORT_ROWS,
+            export_rows=args.export_rows or EXPORT_ROWS,
             profile_rows=100_000,
         )
 
@@ -123,6 +123,9 @@ def main(argv=None) -> int:
         help="ui-before-after: the git ref of the UI after (default: the working tree)",
     )
     parser.add_argument("--repeat", type=int, help="repetitions of each measurement (5)")
+    parser.add_argument(
+        "--export-rows", type=int, help=f"rows of each export measured ({EXPORT_ROWS:,})"
+    )
     parser.add_argument(
         "--out", default=str(RESULTS / "latest"), help="results path, less .json / .md"
     )

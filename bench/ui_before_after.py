@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 import benchutil
+import report
 from benchutil import table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,10 +190,6 @@ def exports_side_by_side(children: dict) -> list[dict]:
     return exports
 
 
-def ratio(after, before) -> str:
-    return f"{after / before:.2f}" if after is not None and before else "–"
-
-
 def one_or_both(values: dict) -> str:
     """A figure both sides share once, else "before / after" (each side's distinct values)."""
     shown = {side: ", ".join(f"{value:,}" for value in values[side]) for side in SIDES}
@@ -212,7 +209,7 @@ def markdown(results: dict) -> str:
             f"`{page['url']}`",
             f"{page['before']['median_ms']:.1f}",
             f"{page['after']['median_ms']:.1f}",
-            ratio(page["after"]["median_ms"], page["before"]["median_ms"]),
+            report.fmt(report.ratio(page["after"]["median_ms"], page["before"]["median_ms"])),
             one_or_both({side: page[side]["queries"] for side in SIDES}),
             one_or_both({side: page[side]["bytes"] for side in SIDES}),
             " / ".join(
@@ -228,10 +225,14 @@ def markdown(results: dict) -> str:
             one_or_both({side: export[side]["rows"] for side in SIDES}),
             f"{export['before']['rows_per_s']:,.0f}",
             f"{export['after']['rows_per_s']:,.0f}",
-            ratio(export["after"]["rows_per_s"], export["before"]["rows_per_s"]),
+            report.fmt(
+                report.ratio(export["after"]["rows_per_s"], export["before"]["rows_per_s"])
+            ),
             f"{export['before']['peak_rss_mb']:.1f}",
             f"{export['after']['peak_rss_mb']:.1f}",
-            ratio(export["after"]["peak_rss_mb"], export["before"]["peak_rss_mb"]),
+            report.fmt(
+                report.ratio(export["after"]["peak_rss_mb"], export["before"]["peak_rss_mb"])
+            ),
         ]
         for export in measured["exports"]
     ]
