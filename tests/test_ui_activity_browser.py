@@ -158,6 +158,6 @@ def test_screenshots_of_the_context_and_user_pages(page, live_server, shop_site)
         created_at__gte=timezone.now() - datetime.timedelta(days=31),
     ).count()
     assert sum(counts) == total > 0
-    # The seed writes its history in seconds: today's bar holds it all.
-    assert counts[-1] == total
+    # The seed spreads its history over the past 90 days: the month has several busy days.
+    assert sum(1 for count in counts if count) > 1
     page.screenshot(path=ARTIFACTS / "user-page.png")
