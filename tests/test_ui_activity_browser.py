@@ -155,7 +155,12 @@ def test_screenshots_of_the_context_and_user_pages(page, live_server, shop_site)
     counts = [int(bar.get_attribute("data-count")) for bar in bars.all()]
     total = Context.objects.filter(
         metadata__user=User.objects.get(username=username).pk,
-        created_at__gte=timezone.now() - datetime.timedelta(days=31),
+        # The chart's 30 days: from midnight 29 days ago, today included.
+        created_at__gte=timezone.make_aware(
+            datetime.datetime.combine(
+                timezone.localdate() - datetime.timedelta(days=29), datetime.time.min
+            )
+        ),
     ).count()
     assert sum(counts) == total > 0
     # The seed spreads its history over the past 90 days: the month has several busy days.
