@@ -36,3 +36,26 @@ def test_the_test_project_passes_every_system_check():
     ]
 
     assert problems == []
+
+
+# -- The history UI's History button ------------------------------------------------------------
+
+UI_AFTER_THE_ADMIN = [app for app in settings.INSTALLED_APPS if app != "pghistory_admin"] + [
+    "pghistory_admin"
+]
+
+
+def history_tab_warnings():
+    return [error.id for error in checks.run_checks(tags=[checks.Tags.templates])]
+
+
+def test_the_history_tab_check_passes_with_the_ui_above_the_admin():
+    with override_settings(PGHISTORY_ADMIN_HISTORY_TAB=True):
+        assert "pghistory_ui.W001" not in history_tab_warnings()
+
+
+def test_the_history_tab_check_warns_with_the_ui_below_the_admin():
+    with override_settings(INSTALLED_APPS=UI_AFTER_THE_ADMIN, PGHISTORY_ADMIN_HISTORY_TAB=True):
+        assert "pghistory_ui.W001" in history_tab_warnings()
+    with override_settings(INSTALLED_APPS=UI_AFTER_THE_ADMIN):
+        assert "pghistory_ui.W001" not in history_tab_warnings()
