@@ -23,9 +23,6 @@ class EventBrowserAdmin(HistoryUI, BaseEventAdmin):
 
     layout_template = "pghistory_admin/layouts/admin.html"
 
-    def get_urls(self):
-        return HistoryUI.get_urls(self)
-
     def wrap_view(self, view):
         return self.admin_site.admin_view(view)
 

@@ -235,22 +235,9 @@ class UserView(BrowserView):
     def get_template_model(self):
         return None
 
-    def estimate(self):
-        return None
-
     def fixed_filters(self) -> dict:
-        return {"user": self.kwargs["key"]}
-
-    def get_filter_data(self):
         # The URL chooses the user; a `user` parameter would only contradict it.
-        data = self.request.GET.copy()
-        data.setlist("user", [self.kwargs["key"]])
-        return data
-
-    def chips(self):
-        return [
-            chip for chip in super().chips() if chip[0] != self.filterset.filters["user"].label
-        ]
+        return {"user": self.kwargs["key"]}
 
     def get_context_data(self, **kwargs):
         key, target = self.kwargs["key"], self.target
@@ -261,7 +248,6 @@ class UserView(BrowserView):
             user_key=key,
             clear_url=page_url,
             form_action=page_url,
-            hidden_filters=["user"],
             browser_url_for_user=self.link("browser") + query_string(self.request, user=key),
             **kwargs,
         )

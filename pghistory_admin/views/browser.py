@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.html import escape
 
 from pghistory_admin import export, pagination
@@ -24,16 +24,23 @@ class BrowserView(EventListView):
     def get_template_model(self):
         """With one model chosen, the browser is that model's page."""
         chosen = self.request.GET.getlist("model")
-        if len(chosen) == 1:
-            for model in self.ui.visible_models(self.request):
-                if model._meta.label_lower == chosen[0].lower():
-                    return model
-        return None
+        if len(chosen) != 1:
+            return None
+        try:
+            return self.visible_model(chosen[0])
+        except Http404:
+            return None
 
     def fixed_filters(self) -> dict:
-        """Filter values the page sets itself, beyond the query string (they go into the
-        export links)."""
+        """Filter values the page sets itself, in place of the query string's: they filter
+        the events, go into the export links, and are neither in the form nor chips."""
         return {}
+
+    def get_filter_data(self):
+        data = super().get_filter_data().copy()
+        for name, value in self.fixed_filters().items():
+            data.setlist(name, [value])
+        return data
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -52,7 +59,7 @@ class BrowserView(EventListView):
         context.setdefault("title", "Events")
         context.setdefault("clear_url", self.ui.page_url("browser"))
         context.setdefault("form_action", context["clear_url"])
-        context.setdefault("hidden_filters", [])
+        context.setdefault("hidden_filters", list(fixed))
         if context["page"] is not None:
             context.setdefault("estimate", self.estimate())
         return context
@@ -60,16 +67,16 @@ class BrowserView(EventListView):
     def estimate(self) -> int | None:
         """The planner's estimate of the events shown, for an unfiltered browser (a filtered
         one shows how many rows the page has instead: nothing is ever counted)."""
-        if set(self.request.GET) - {"sort", *PAGE_PARAMS}:
+        if self.fixed_filters() or set(self.request.GET) - {"sort", *PAGE_PARAMS}:
             return None
         return pagination.estimated_total(self.ui.visible_event_models(self.request))
 
     def chips(self) -> list[tuple[str, str, str]]:
         """The filters in force as (name, value as people read it, URL without it)."""
-        request, filters = self.request, self.filterset
+        request, filters, fixed = self.request, self.filterset, self.fixed_filters()
         chips = []
         for name, values in request.GET.lists():
-            if name not in filters.filters:
+            if name not in filters.filters or name in fixed:
                 continue
             field = filters.form.fields[name]
             labels = {str(key): str(label) for key, label in getattr(field, "choices", ())}
