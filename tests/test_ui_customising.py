@@ -219,3 +219,30 @@ def test_the_overridden_timeline_in_a_browser(page, live_server):
     # The update and the status change are one change: one card with both labels.
     assert cards.nth(0).locator(".pgh-label").all_inner_texts() == ["update", "status_changed"]
     page.screenshot(path=ARTIFACTS / "customised-timeline.png", full_page=True)
+
+
+def test_a_subclass_that_changes_a_built_in_column_gets_django_tables2_s_pipeline(rf, imported):
+    from django_tables2 import Column
+
+    from pghistory_admin.rows import event_rows
+    from pghistory_admin.tables import EventTable
+
+    class Loud(EventTable):
+        # A render method that takes the value, and a built-in column replaced by a link.
+        def render_label(self, value):
+            return value.upper()
+
+        time = Column("When", accessor="created_at", linkify=lambda record: f"/o/{record.slug}/")
+
+    events = Events.objects.tracks(imported).order_by("-pgh_id")
+    request = rf.get("/")
+    html = Loud(event_rows(events), link=lambda *args, **params: "/").as_html(request)
+
+    assert re.findall(r'<td class="pgh-cell-label"[^>]*>(.*?)</td>', html) == ["UPDATE", "INSERT"]
+    times = [
+        f'<a href="/o/{event.pgh_slug}/"><time datetime="{event.pgh_created_at.isoformat()}">'
+        for event in events
+    ]
+    linked = re.findall(r"<td >(.*?)</td>", html)
+    assert len(linked) == len(times) == 2
+    assert [cell[: len(time)] for cell, time in zip(linked, times)] == times

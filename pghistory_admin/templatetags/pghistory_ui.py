@@ -44,14 +44,6 @@ def history_tab_url(context) -> str | None:
 
 
 @register.simple_tag
-def cell_attrs(table, column):
-    """The attributes of a cell of `column` (a django-tables2 bound column) as HTML:
-    django-tables2's own, worked out once per column of the page when they do not depend on
-    the row (as the built-in columns' do not), else for each cell."""
-    cache = table.__dict__.setdefault("_pgh_cell_attrs", {})
-    if column.name not in cache:
-        attrs = {**table.attrs, **column.column.attrs}
-        td = attrs.get("td", attrs.get("cell", {}))
-        static = not any(callable(value) for value in td.values())
-        cache[column.name] = column.attrs["td"].as_html() if static else None
-    return cache[column.name] or column.attrs["td"].as_html()
+def table_row(table, row):
+    """One row of an events table, as `EventTable.row_html` renders it."""
+    return table.row_html(row)
