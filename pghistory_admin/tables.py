@@ -38,6 +38,10 @@ def local_time(moment):
     )
 
 
+#: The rows' attributes (`Meta.row_attrs`): each row names its event.
+ROW_ATTRS = {"data-event": lambda record: record.slug}
+
+
 def cell_attrs(name: str, header: str) -> dict:
     """A column's `attrs`: its cells' class, and the `data-label` that names a cell when
     narrow screens show each row as a card. Give a column added in a subclass the same
@@ -73,7 +77,7 @@ class EventTable(tables.Table):
         template_name = "pghistory_admin/table.html"
         order_by_field = "sort"
         attrs = {"class": "pgh-events", "id": "pgh-events"}
-        row_attrs = {"data-event": lambda record: record.slug}
+        row_attrs = ROW_ATTRS
         empty_text = "No events match these filters."
 
     def __init_subclass__(cls, **kwargs):
@@ -105,8 +109,14 @@ class EventTable(tables.Table):
                 column.current_record = record
                 cell = _localized(column, cell)
             cells.append(f"<td {self.cell_attrs(column)}>{conditional_escape(cell)}</td>")
-        # The attributes are django-tables2's AttributeDict.as_html(), escaped there.
-        return mark_safe(f"<tr {row.attrs.as_html()}>{''.join(cells)}</tr>")  # noqa: S308
+        if self.row_attrs == ROW_ATTRS:  # then this is what row.attrs.as_html() gives
+            attrs = format_html(
+                'data-event="{}" class="{}"', record.slug, row.get_even_odd_css_class()
+            )
+        else:
+            attrs = row.attrs.as_html()
+        # The attributes are escaped by format_html or django-tables2's AttributeDict.
+        return mark_safe(f"<tr {attrs}>{''.join(cells)}</tr>")  # noqa: S308
 
     def _own_renderer(self, column):
         """This class's `render_<name>` for a built-in column nothing changed, else None."""
