@@ -14,8 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.db import connection
+
+import devdb
 
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"
@@ -37,13 +41,16 @@ def fetch(url: str) -> tuple[int, str, bytes]:
 
 
 @pytest.fixture
-def runserver(tmp_path):
-    """Starts `manage.py runserver` with the given environment; yields its base URL."""
+def runserver(tmp_path, db):
+    """Starts `manage.py runserver` with the given environment, on the suite's test database
+    (runserver reads the migrations there); yields its base URL."""
     started = []
+    database = urlsplit(devdb.database_url())
+    database_url = urlunsplit(database._replace(path="/" + connection.settings_dict["NAME"]))
 
     def start(**environment) -> str:
         port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **environment}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url, **environment}
         env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py's own: example_project.settings
         env.pop("DJANGO_DEBUG", None)
         log = (tmp_path / f"runserver-{port}.log").open("w")
