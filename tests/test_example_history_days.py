@@ -33,7 +33,9 @@ def midnight(day: datetime.date) -> datetime.datetime:
 def seeded(shop_site):
     """A shop seeded with about 600 events, and the day of the run."""
     today = timezone.localdate()
-    call_command("seed", events=600, seed=3, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command(
+        "seed", events=600, seed=3, today=today, stdout=io.StringIO(), stderr=io.StringIO()
+    )
     return today
 
 

@@ -121,12 +121,20 @@ class Command(BaseCommand):
             "--seed", type=int, default=1, help="the random seed: the same seed, the same shop"
         )
         parser.add_argument(
+            "--today",
+            type=datetime.date.fromisoformat,
+            default=None,
+            metavar="YYYY-MM-DD",
+            help="the day the history leads up to (default: today): it covers the days before"
+            " it, and the same seed and day give the same shop",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="if the shop already has data, wipe it (and its history) and seed again",
         )
 
-    def handle(self, *args, events, million, seed, force, **options):
+    def handle(self, *args, events, million, seed, today, force, **options):
         target = MILLION if million else events
         if target < 100:
             raise CommandError("--events must be at least 100")
@@ -157,7 +165,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         stream = getattr(self.stderr, "_out", self.stderr)  # unwrapped, to draw with \r
         with Progress(total=target, label="seeding", stream=stream) as progress:
-            Seeder(random.Random(seed), target, progress, timezone.localdate()).run()
+            Seeder(random.Random(seed), target, progress, today or timezone.localdate()).run()
         elapsed = time.monotonic() - started
         self.stdout.write(summary(target, seed, elapsed))
 
