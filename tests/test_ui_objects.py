@@ -10,11 +10,14 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.test import RequestFactory, override_settings
+from django.urls import NoReverseMatch, reverse
 
 import pghistory
 from example_project.shop.models import Customer, Order, OrderLine, Product
 from pghistory.models import Events
-from pghistory_admin.admin import HistoryTabMixin
+from pghistory_admin.admin import HistoryTabMixin, browser_admin
+from pghistory_admin.urls import site
+from pghistory_admin.views.browser import BrowserView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -383,3 +386,29 @@ def test_the_mixin_opens_a_deleted_objects_timeline(client, root, tea):
     timeline = f"/admin/pghistory_ui/event/object/shop.product/{pk}/"
     assert (response.status_code, response["Location"]) == (302, timeline)
     assert "<strong>Sencha (T-1)</strong>" in client.get(timeline).content.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("shop.order", "12"),
+        ("shop.tag", "café au lait"),
+        ("shop.tag", "50% off? #1 & more;=+,!$'()*"),
+        ("shop.tag", "~:@-._"),
+    ],
+)
+def test_links_are_the_urls_reverse_gives(args):
+    """A page reverses each linked page once and puts each row's arguments in: the URLs are
+    exactly Django's, quoted as it quotes them, on both surfaces."""
+    for ui in (site, browser_admin(admin.site)):
+        view = BrowserView(ui=ui)
+        for _ in range(2):  # the second time from the URL reversed the first time
+            assert view.link("object", *args) == reverse(
+                f"{ui.namespace}:{ui.url_name('object')}", args=args
+            )
+        assert view.link("user", args[1], sort="time") == (
+            reverse(f"{ui.namespace}:{ui.url_name('user')}", args=[args[1]]) + "?sort=time"
+        )
+    # What reverse() refuses is still refused.
+    with pytest.raises(NoReverseMatch):
+        BrowserView(ui=site).link("object", "shop.tag", "a/b")
