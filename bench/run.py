@@ -13,6 +13,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   partitions   the browser's pages on a partitioned vs a plain event table (bench/partitions.py)
   floors   what a bulk delete or update costs at the least with a copy of its rows in a table
            with or without event indexes, in plain SQL (bench/floors.py)
+  retire   retiring a removed field's column of a 1,000,000-event table under a concurrent
+           writer, beside dropping it (bench/retire.py)
   upgrade  migrating a django-pghistory 3.9.2 project with N events to this package under a
            concurrent writer, as generated and split for no blocking (bench/upgrade.py)
   ui-before-after  page 1 and the exports with a baseline commit's UI (--baseline) and the
@@ -42,6 +44,7 @@ import floors
 import maintenance
 import partitions
 import report
+import retire
 import ui_before_after
 import upgrade
 import upstream_env
@@ -51,7 +54,17 @@ from benchutil import log
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
-PARTS = ("writes", "reads", "ui", "export", "maintenance", "partitions", "floors", "upgrade")
+PARTS = (
+    "writes",
+    "reads",
+    "ui",
+    "export",
+    "maintenance",
+    "partitions",
+    "floors",
+    "retire",
+    "upgrade",
+)
 #: Parts that run only when named with --only.
 OPTIONAL_PARTS = ("ui-before-after",)
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
@@ -150,7 +163,13 @@ def main(argv=None) -> int:
         }
     }
 
-    if set(parts) - {"maintenance", "partitions", "floors", "upgrade"}:  # (databases of their own)
+    if set(parts) - {
+        "maintenance",
+        "partitions",
+        "floors",
+        "retire",
+        "upgrade",
+    }:  # (databases of their own)
         recreate(url)
     if "writes" in parts:
         recreate(upstream_url)
@@ -170,6 +189,8 @@ def main(argv=None) -> int:
         results["partitions"] = partitions.run(config, url, recreate, run_child, log)
     if "floors" in parts:
         results["floors"] = floors.run(config, url, recreate, run_child, log)
+    if "retire" in parts:
+        results["retire"] = retire.run(config, url, recreate, run_child, log)
     if "upgrade" in parts:
         results["upgrade"] = upgrade.run(config, url, recreate, run_child, log)
 
@@ -177,7 +198,7 @@ def main(argv=None) -> int:
     results["checks"] = report.checks(results)
     markdown = "".join(
         part.markdown(results)
-        for part in (report, ui_before_after, maintenance, partitions, floors, upgrade)
+        for part in (report, ui_before_after, maintenance, partitions, floors, retire, upgrade)
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
+from pghistory import retired
 from pghistory.sql import literal, quote
 
 # The aggregate's columns and their SQL types; every branch yields them in this order.
@@ -101,12 +102,79 @@ def _stored_fields(event_model: type[models.Model]) -> list[models.Field]:
     return [f for f in event_model._meta.concrete_fields if not f.name.startswith("pgh_")]
 
 
-def _data_sql(alias: str, event_model: type[models.Model]) -> str:
-    pairs = ", ".join(
-        f"{literal(field.column)}, {alias}.{quote(field.column)}"
-        for field in _stored_fields(event_model)
+@dataclass(frozen=True)
+class _Source:
+    """A column whose values `pgh_data` holds under `key`: a stored field's, or a retired
+    one's (`pghistory.retired`), which holds them for some of the events only."""
+
+    key: str
+    column: str
+    #: The event model's field (None for a retired column).
+    field: models.Field | None = None
+    #: The generations that recorded it (None: every event did).
+    stored: retired.StoredColumn | None = None
+
+    def recorded(self, alias: str, history: retired.TableHistory) -> str | None:
+        if self.stored is None:
+            return None
+        return self.stored.recorded(history.generation_sql(alias))
+
+
+def _sources(event_model: type[models.Model], history: retired.TableHistory) -> list[_Source]:
+    sources = []
+    for field in _stored_fields(event_model):
+        live = history.live(field.column)
+        stored = live if live is not None and live.since else None
+        sources.append(_Source(field.column, field.column, field, stored))
+    # (A retired pgh_* column, such as the object of a model no longer linked, is not data.)
+    sources += [
+        _Source(column.key, column.column, None, column)
+        for column in history.retired
+        if not column.key.startswith("pgh_")
+    ]
+    return sources
+
+
+def _type_changes(sources: list[_Source]) -> list[tuple[_Source, _Source]]:
+    """(old, new) sources of one key where a change of type retired the old column at the
+    generation the new one is recorded from."""
+    return [
+        (old, new)
+        for old in sources
+        for new in sources
+        if old.key == new.key
+        and old.stored is not None
+        and new.stored is not None
+        and old.stored.until is not None
+        and old.stored.until == new.stored.since
+    ]
+
+
+def _change_sql(key: str, condition: str, before: str, after: str) -> str:
+    """`|| {key: [previous value, value]}` when `condition` holds (else `|| {}`)."""
+    return (
+        f" || CASE WHEN {condition} THEN jsonb_build_object({literal(key)},"
+        f" jsonb_build_array(to_jsonb(prev.{before}), to_jsonb(e.{after}))) ELSE '{{}}' END"
     )
-    return f"jsonb_build_object({pairs})"
+
+
+def _data_sql(alias: str, sources: list[_Source], history: retired.TableHistory) -> str:
+    """The stored row as JSON: each source's value under its key, for the events that
+    recorded it (a later source of the same key, recorded by other events, comes after)."""
+    pairs = ", ".join(
+        f"{literal(source.key)}, {alias}.{quote(source.column)}"
+        for source in sources
+        if source.stored is None
+    )
+    sql = f"jsonb_build_object({pairs})"
+    for source in sources:
+        recorded = source.recorded(alias, history)
+        if recorded is not None:
+            sql += (
+                f" || CASE WHEN {recorded} THEN jsonb_build_object({literal(source.key)},"
+                f" {alias}.{quote(source.column)}) ELSE '{{}}' END"
+            )
+    return sql
 
 
 #: Column types whose own equality is the equality of their JSON (`to_jsonb`) values, and
@@ -117,12 +185,14 @@ _PLAIN_TYPE = re.compile(
 )
 
 
-def _differs(field: models.Field, column: str, connection) -> str:
+def _differs(field: models.Field | None, column: str, connection) -> str:
     """SQL that is true when the previous event's value of `column` is not the event's own,
-    as JSON (an SQL NULL reads as JSON null)."""
-    target = field.target_field if field.is_relation else field
-    if getattr(target, "db_collation", None) is None and _PLAIN_TYPE.fullmatch(
-        _column_type(field, connection) or ""
+    as JSON (an SQL NULL reads as JSON null); `field` is None for a retired column."""
+    target = field.target_field if field is not None and field.is_relation else field
+    if (
+        target is not None
+        and getattr(target, "db_collation", None) is None
+        and _PLAIN_TYPE.fullmatch(_column_type(field, connection) or "")
     ):
         return f"prev.{column} IS DISTINCT FROM e.{column}"
     return (
@@ -197,13 +267,17 @@ def _branch(
     has_obj = "pgh_obj" in fields
     joins, context_sql, context_id_sql = _context_sql(event_model, "e", with_context)
 
-    data = _data_sql("e", event_model)
+    history = retired.history(event_model._meta.db_table, connection.alias)
+    sources = _sources(event_model, history)
+    data = _data_sql("e", sources, history)
     diff = "NULL"
     if has_obj and with_diff:
         # The previous event, passing over a sibling: an event of another tracker that the
         # same change wrote (same time, same values), so that both show what changed.
-        previous = _data_sql("p", event_model)
-        columns = [quote(field.column) for field in _stored_fields(event_model)]
+        previous = _data_sql("p", sources, history)
+        columns = [quote(source.column) for source in sources]
+        if history.generational:
+            columns.append(quote(retired.GENERATION))
         previous_row = ", ".join(['p."pgh_id"', *(f"p.{c}" for c in columns)])
         joins += (
             f" LEFT JOIN LATERAL (SELECT {previous_row} FROM {table} p"
@@ -215,12 +289,24 @@ def _branch(
         # {column: [old, new]} of the columns whose values (as JSON, as pgh_data holds them:
         # an SQL NULL is JSON null) differ; NULL when none does. Column by column, without
         # building either row's JSON.
-        changed = "".join(
-            f" || CASE WHEN {_differs(field, c, connection)} THEN"
-            f" jsonb_build_object({literal(field.column)},"
-            f" jsonb_build_array(to_jsonb(prev.{c}), to_jsonb(e.{c}))) ELSE '{{}}' END"
-            for field, c in zip(_stored_fields(event_model), columns, strict=True)
-        )
+        # A column that some events did not record is compared where both did; across a
+        # change of type (the old column retired, a new one recorded from then on), the two
+        # values are compared as text.
+        changed = ""
+        for source in sources:
+            c = quote(source.column)
+            condition = _differs(source.field, c, connection)
+            recorded = [source.recorded(alias, history) for alias in ("prev", "e")]
+            if recorded[0] is not None:
+                condition = f"{recorded[0]} AND {recorded[1]} AND {condition}"
+            changed += _change_sql(source.key, condition, c, c)
+        for old, new in _type_changes(sources):
+            before, after = quote(old.column), quote(new.column)
+            condition = (
+                f"{old.recorded('prev', history)} AND {new.recorded('e', history)}"
+                f" AND prev.{before}::text IS DISTINCT FROM e.{after}::text"
+            )
+            changed += _change_sql(old.key, condition, before, after)
         diff = (
             'CASE WHEN prev."pgh_id" IS NULL THEN NULL'
             f" ELSE NULLIF('{{}}'::JSONB{changed}, '{{}}'::JSONB) END"

@@ -2,7 +2,7 @@
 
 from django.apps import AppConfig
 from django.db import connections
-from django.db.models.signals import pre_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 from pghistory import config
 
@@ -20,9 +20,11 @@ class PGHistoryConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        from pghistory import checks, runtime  # noqa: F401  (checks register themselves)
+        from pghistory import checks, retired, runtime, safekeeping  # noqa: F401  (checks)
 
         runtime.install()
+        pre_migrate.connect(safekeeping.refuse_history_loss, sender=self)
+        post_migrate.connect(retired.forget_after_migrate, sender=self)
 
         if config.install_context_func_on_migrate():
             pre_migrate.connect(_install_context_func, sender=self)

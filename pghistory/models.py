@@ -10,7 +10,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import F
 from django.db.models.fields.json import KeyTransform
 
-from pghistory import utils
+from pghistory import retired, utils
 from pghistory.aggregation import EventQuery, EventsQuery, resolve_event_model
 from pghistory.core import PghEventModel, ProxyField  # noqa: F401 (3.9 imports them from here)
 
@@ -114,6 +114,16 @@ class Event(models.Model):
         ]
 
     @property
+    def pgh_retired(self) -> dict:
+        """What this event recorded for fields its model no longer has, or no longer has in
+        that type: `{column the field had: value as stored}`, such as `{"owner_id": 7}` after
+        `owner` was removed from the tracked model. Empty for an event of a table that had no
+        field retired, or written after the retirement (see `pghistory.retired`)."""
+        if "_pgh_retired" not in self.__dict__:
+            self.__dict__["_pgh_retired"] = retired.recorded_values(self)
+        return self.__dict__["_pgh_retired"]
+
+    @property
     def can_revert(self) -> bool:
         """True when this event stores every field of the tracked model."""
         tracked = self.pgh_tracked_model._meta.concrete_fields
@@ -129,6 +139,12 @@ class Event(models.Model):
             raise RuntimeError(
                 f'Event model "{type(self).__name__}" cannot revert "{tracked_model.__name__}"'
                 " because it doesn't track every field."
+            )
+        unrecorded = retired.unrecorded_columns(self)
+        if unrecorded:
+            raise RuntimeError(
+                f"This event was written before {', '.join(unrecorded)} changed type: it holds"
+                " no value of the new type to put back (its old value is in pgh_retired)."
             )
         values = {
             field.attname: getattr(self, field.attname)

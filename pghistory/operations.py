@@ -3,9 +3,14 @@ stays where it is."""
 
 from __future__ import annotations
 
-from django.db.migrations.operations.base import Operation
+import copy
 
-from pghistory import partitions
+from django.db import models
+from django.db.migrations.exceptions import IrreversibleError
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.operations.fields import FieldOperation
+
+from pghistory import partitions, retired
 
 
 class PartitionEventTable(Operation):
@@ -70,3 +75,134 @@ class PartitionEventTable(Operation):
     @property
     def migration_name_fragment(self) -> str:
         return f"partition_{self.model_name.lower()}"
+
+
+class RetireField(FieldOperation):
+    """`RemoveField` for an event model, keeping what its events recorded: the field leaves
+    the model's state, and its column stays in the table, renamed `pgh_retired_<column>`,
+    with every value in it (see `pghistory.retired`). Its values stay readable as
+    `event.pgh_retired`, in `Events.pgh_data` and `pgh_diff`, and in the history UI.
+
+    pghistory's `makemigrations` writes it where Django's would remove a field of an event
+    model. Reversible: unapplied, the column takes its name back (the events written in the
+    meantime have no value in it).
+    """
+
+    reversible = True
+
+    def __init__(self, model_name: str, name: str):
+        super().__init__(model_name, name)
+
+    def deconstruct(self):
+        return type(self).__qualname__, [], {"model_name": self.model_name, "name": self.name}
+
+    def state_forwards(self, app_label, state):
+        state.remove_field(app_label, self.model_name_lower, self.name)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            field = model._meta.get_field(self.name)
+            retired.retire_column(
+                schema_editor, model._meta.db_table, retired.describe(field, retired.REMOVED)
+            )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            field = model._meta.get_field(self.name)
+            retired.unretire_column(schema_editor, model._meta.db_table, field.column)
+
+    def describe(self) -> str:
+        return f"Retire field {self.name} from {self.model_name}, keeping its recorded values"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"retire_{self.model_name_lower}_{self.name_lower}"
+
+
+class AlterEventField(FieldOperation):
+    """`AlterField` for an event model, never failing on or losing a recorded value.
+
+    When the new column type holds every old value as it is (the same type, or a wider one:
+    `smallint` to `integer` to `bigint`, a longer `varchar` or `text`, a `numeric` with at
+    least the old digits on each side of the point), the column is altered as Django would,
+    except that it never becomes NOT NULL (events written before may hold NULL, and filling
+    them in would rewrite history). Otherwise the old column is retired with its values
+    (`pghistory.retired`), and a new, empty column of the new type takes the field's name:
+    old events read their values as they were recorded, new events write the new type.
+
+    pghistory's `makemigrations` writes it where Django would alter a field of an event model.
+    Unapplying a type change that retired a column is refused: the values new events wrote in
+    the new type would have no column to go back to.
+    """
+
+    reversible = True
+
+    def __init__(self, model_name: str, name: str, field: models.Field):
+        self.field = field
+        super().__init__(model_name, name, field)
+
+    def deconstruct(self):
+        kwargs = {"model_name": self.model_name, "name": self.name, "field": self.field}
+        return type(self).__qualname__, [], kwargs
+
+    def state_forwards(self, app_label, state):
+        state.alter_field(app_label, self.model_name_lower, self.name, self.field, True)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            return
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        old = from_model._meta.get_field(self.name)
+        new = to_model._meta.get_field(self.name)
+        table = to_model._meta.db_table
+        if retired.keeps_values(old, new, schema_editor.connection):
+            schema_editor.alter_field(from_model, old, _never_stricter(new, old))
+            return
+        retired.retire_column(schema_editor, table, retired.describe(old, retired.TYPE_CHANGED))
+        schema_editor.add_field(to_model, _empty_copy(new))
+        retired.record_from_now(schema_editor, table, new.column, new)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        to_model = to_state.apps.get_model(app_label, self.model_name)
+        if not self.allow_migrate_model(schema_editor.connection.alias, to_model):
+            return
+        from_model = from_state.apps.get_model(app_label, self.model_name)
+        old = to_model._meta.get_field(self.name)
+        new = from_model._meta.get_field(self.name)
+        if not retired.keeps_values(old, new, schema_editor.connection):
+            raise IrreversibleError(
+                f"{self.describe()} retired the old column: unapplying it would leave the"
+                " values written since in the new type without a column. Write a migration"
+                " that changes the field back instead."
+            )
+        schema_editor.alter_field(from_model, new, _never_stricter(old, new))
+
+    def describe(self) -> str:
+        return f"Alter field {self.name} on {self.model_name}, keeping its recorded values"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"alter_{self.model_name_lower}_{self.name_lower}"
+
+
+def _never_stricter(field: models.Field, before: models.Field) -> models.Field:
+    """`field`, taking NULL if the column it replaces did."""
+    if field.null or not before.null:
+        return field
+    relaxed = copy.copy(field)
+    relaxed.null = True
+    return relaxed
+
+
+def _empty_copy(field: models.Field) -> models.Field:
+    """`field` as a column added to a table of old events: NULL in every row already there
+    (no default fills them in)."""
+    empty = copy.copy(field)
+    empty.null = True
+    empty.default = models.NOT_PROVIDED
+    if hasattr(empty, "db_default"):
+        empty.db_default = models.NOT_PROVIDED
+    return empty

@@ -20,10 +20,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
 from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from pghistory import retired
 from pghistory.config import redact, redacted_columns
 from pghistory_admin import loading
 from pghistory_admin.conf import history_database
@@ -153,7 +155,7 @@ def compare(
     before, after = before or {}, after or {}
     diffs = []
     for column, name, label, field, hidden in stored_fields(
-        model, frozenset(before) | frozenset(after), redacted(model)
+        model, frozenset(before) | frozenset(after), redacted(model), retired.reading()
     ):
         old, new = before.get(column), after.get(column)
         if only_changed and old == new:
@@ -169,21 +171,48 @@ def compare(
 
 @functools.lru_cache(maxsize=4096)
 def stored_fields(
-    model: type[models.Model] | None, columns: frozenset[str], hidden: frozenset[str]
+    model: type[models.Model] | None,
+    columns: frozenset[str],
+    hidden: frozenset[str],
+    reading: int = 0,
 ) -> tuple[tuple[str, str, str, models.Field | None, bool], ...]:
     """(column, name, label, field, redacted?) of stored `columns` of `model`: in the
-    model's field order, then the columns it no longer has (named by their column). The
-    one naming, order and redaction of stored values, for pages and exports alike."""
+    model's field order, then the columns it no longer has: a retired field under its
+    verbose name, marked "(removed field)" (`pghistory.retired`; `reading` is the catalog's
+    `retired.reading()`, which the answer depends on), anything else by its column. The one
+    naming, order and redaction of stored values, for pages and exports alike."""
     by_column = fields_by_column(model)
+    gone = retired.retired_fields(model, history_database()) if model is not None else {}
     shape = []
     for column in in_field_order(model, columns):
         field = by_column.get(column)
-        if field is None:  # a column the model no longer has
+        if field is None and column in gone:
+            stored = gone[column]
+            label = f"{capfirst(stored.verbose_name or stored.name)} (removed field)"
+            shape.append(
+                (column, stored.name or column, label, _stand_in(stored), column in hidden)
+            )
+        elif field is None:  # a column the model no longer has
             shape.append((column, column, column, None, column in hidden))
         else:
             label = capfirst(field.verbose_name)
             shape.append((column, field.name, label, field, column in hidden))
     return tuple(shape)
+
+
+def _stand_in(stored: retired.StoredColumn) -> models.Field | None:
+    """A field (not on any model) that shows a retired column's values as its own field
+    did: a foreign key names the objects it pointed to, choices show their labels."""
+    if stored.related_model:
+        try:
+            related = apps.get_model(stored.related_model)
+        except LookupError:
+            related = None
+        if related is not None:
+            return models.ForeignKey(related, on_delete=models.DO_NOTHING)
+    if stored.choices:
+        return models.Field(choices=[list(choice) for choice in stored.choices])
+    return None
 
 
 def changes(

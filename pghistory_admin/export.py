@@ -21,6 +21,7 @@ from django.db.models.sql.constants import MULTI
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from pghistory import retired
 from pghistory.config import redact, redacted_columns
 from pghistory.models import Events
 from pghistory_admin import pagination
@@ -252,7 +253,9 @@ class _Records:
         shape = self.shapes.get(key)
         if shape is None:
             model = self._model(label)
-            fields = stored_fields(model, frozenset(changes), self.redacted(model))
+            fields = stored_fields(
+                model, frozenset(changes), self.redacted(model), retired.reading()
+            )
             shape = (
                 [name for _, name, _, _, _ in fields],
                 [(name, column, hidden) for column, name, _, _, hidden in fields],

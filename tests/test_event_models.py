@@ -14,8 +14,9 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 import pghistory
-from pghistory.aggregation import _data_sql
+from pghistory.aggregation import _data_sql, _sources
 from pghistory.models import Context
+from pghistory.retired import TableHistory
 from tests.testapp import models as testapp_models
 from tests.testapp.models import (
     Account,
@@ -754,10 +755,10 @@ def test_a_column_name_with_a_quote_is_a_key_of_the_stored_data(scratch_apps):
             app_label = "testapp"
 
     event_model = pghistory.create_event_model(Odd, pghistory.InsertEvent())
+    plain = TableHistory()
+    data_sql = _data_sql("e", _sources(event_model, plain), plain)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT {_data_sql("e", event_model)} FROM (SELECT 1 AS id, 7 AS "it's") e"""
-        )
+        cursor.execute(f"""SELECT {data_sql} FROM (SELECT 1 AS id, 7 AS "it's") e""")
         (data,) = cursor.fetchone()
 
     assert (json.loads(data) if isinstance(data, str) else data) == {"id": 1, "it's": 7}

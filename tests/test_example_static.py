@@ -6,11 +6,9 @@ Each test starts the real command in a child process, on the example project's o
 and fetches files over HTTP.
 """
 
+import contextlib
+import itertools
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,15 +18,10 @@ import pytest
 from django.db import connection
 
 import devdb
+from tests import processes
 
 REPO = Path(__file__).resolve().parent.parent
 MANAGE = REPO / "example_project" / "manage.py"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fetch(url: str) -> tuple[int, str, bytes]:
@@ -43,40 +36,21 @@ def fetch(url: str) -> tuple[int, str, bytes]:
 @pytest.fixture
 def runserver(tmp_path, db):
     """Starts `manage.py runserver` with the given environment, on the suite's test database
-    (runserver reads the migrations there); yields its base URL."""
-    started = []
+    (runserver reads the migrations there); returns its base URL."""
     database = urlsplit(devdb.database_url())
     database_url = urlunsplit(database._replace(path="/" + connection.settings_dict["NAME"]))
 
-    def start(**environment) -> str:
-        port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "DATABASE_URL": database_url, **environment}
-        env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py's own: example_project.settings
-        env.pop("DJANGO_DEBUG", None)
-        log = (tmp_path / f"runserver-{port}.log").open("w")
-        process = subprocess.Popen(
-            [sys.executable, str(MANAGE), "runserver", "--noreload", f"127.0.0.1:{port}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"runserver exited: {log.name}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return f"http://127.0.0.1:{port}"
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail("runserver did not start listening within 60 s")
+    numbers = itertools.count()
+    with contextlib.ExitStack() as servers:
 
-    yield start
-    for process in started:
-        process.terminate()
-        process.wait(timeout=10)
+        def start(**environment) -> str:
+            env = {**os.environ, "DATABASE_URL": database_url, **environment}
+            env.pop("DJANGO_SETTINGS_MODULE", None)  # manage.py's own: example_project.settings
+            env.pop("DJANGO_DEBUG", None)
+            log = tmp_path / f"runserver-{next(numbers)}.log"
+            return servers.enter_context(processes.runserver(MANAGE, tmp_path, env, log))
+
+        yield start
 
 
 def test_plain_runserver_serves_the_history_uis_and_the_admins_css(runserver):

@@ -30,16 +30,14 @@ import re
 import shutil
 import subprocess
 import sys
-import uuid
 from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
 
-import dj_database_url
 import pytest
 
-import devdb
 import pghistory
+from tests.processes import own_database, run_step
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -151,25 +149,6 @@ def ensure_venv_392() -> Path:
 # -- running steps -----------------------------------------------------------------------
 
 
-def run_step(what, command, cwd, env=None, timeout=300) -> subprocess.CompletedProcess:
-    """Run a command; a failure is an AssertionError showing its stdout and stderr."""
-    command = [str(part) for part in command]
-    try:
-        return subprocess.run(
-            command, cwd=cwd, env=env, capture_output=True, text=True, check=True, timeout=timeout
-        )
-    except subprocess.CalledProcessError as error:
-        raise AssertionError(
-            f"{what} failed (exit {error.returncode}): {' '.join(command)}\n"
-            f"--- stdout\n{error.stdout}\n--- stderr\n{error.stderr}"
-        ) from None
-    except subprocess.TimeoutExpired as error:
-        raise AssertionError(
-            f"{what} took more than {timeout}s: {' '.join(command)}\n"
-            f"--- stdout\n{error.stdout}\n--- stderr\n{error.stderr}"
-        ) from None
-
-
 class Project:
     """The copied project, its database, and how to run manage.py on either package."""
 
@@ -200,22 +179,6 @@ class Project:
         return {path.name: path.read_text() for path in sorted(folder.glob("0*.py"))}
 
 
-@contextlib.contextmanager
-def own_database():
-    """A new database on the suite's server (as tests/settings.py finds it); dropped after."""
-    url = devdb.database_url()
-    name = f"pghistory_upgrade_{uuid.uuid4().hex[:12]}"
-    server = devdb._connect(**devdb._connect_kwargs(url, dbname="postgres"))
-    try:
-        server.cursor().execute(f'CREATE DATABASE "{name}"')
-        database = dj_database_url.parse(url, engine="django.db.backends.postgresql")
-        database["NAME"] = name
-        yield database
-    finally:
-        server.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.close()
-
-
 # -- the upgrade, step by step (each fixture runs once for the module) --------------------
 
 
@@ -225,7 +188,7 @@ def project(tmp_path_factory):
     assert python.exists()
     directory = tmp_path_factory.mktemp("upgrade") / "project"
     shutil.copytree(TEMPLATE, directory, ignore=shutil.ignore_patterns("__pycache__"))
-    with own_database() as database:
+    with own_database("pghistory_upgrade") as database:
         yield Project(directory, database)
 
 
@@ -718,7 +681,7 @@ def test_the_upgrade_migration_split_for_concurrent_index_builds(tmp_path):
     migrate, and every event 3.9.2 wrote is still there."""
     directory = tmp_path / "project"
     shutil.copytree(TEMPLATE, directory, ignore=shutil.ignore_patterns("__pycache__"))
-    with own_database() as database:
+    with own_database("pghistory_upgrade") as database:
         project = Project(directory, database)
         project.manage(PYTHON_392, "makemigrations")
         project.manage(PYTHON_392, "migrate")
