@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core import checks
 from django.test import override_settings
 
-from pghistory.checks import check_pgtrigger_installed
+from pghistory.checks import check_makemigrations_keeps_history, check_pgtrigger_installed
 
 WITHOUT_PGTRIGGER = [app for app in settings.INSTALLED_APPS if app != "pgtrigger"]
 
@@ -59,3 +59,20 @@ def test_the_history_tab_check_warns_with_the_ui_below_the_admin():
         assert "pghistory_ui.W001" in history_tab_warnings()
     with override_settings(INSTALLED_APPS=UI_AFTER_THE_ADMIN):
         assert "pghistory_ui.W001" not in history_tab_warnings()
+
+
+def test_makemigrations_is_pghistorys():
+    assert check_makemigrations_keeps_history(None) == []
+
+
+def test_another_apps_makemigrations_above_pghistory_is_reported():
+    apps = list(settings.INSTALLED_APPS)
+    apps.insert(apps.index("pghistory"), "tests.other_makemigrations")
+    with override_settings(INSTALLED_APPS=apps):
+        (warning,) = check_makemigrations_keeps_history(None)
+
+    assert (warning.id, warning.level) == ("pghistory.W002", checks.WARNING)
+    assert warning.msg.startswith(
+        "\"makemigrations\" is the tests.other_makemigrations app's, not pghistory's"
+    )
+    assert check_makemigrations_keeps_history(None) == []  # (and back)
