@@ -23,7 +23,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.db.models.sql.query import Query
 from django.db.models.sql.where import AND, ExtraWhere, WhereNode
 
-from pghistory import retired
+from pghistory import removed, retired
 from pghistory.sql import literal, quote
 
 # The aggregate's columns and their SQL types; every branch yields them in this order.
@@ -68,7 +68,15 @@ def event_models() -> list[type[models.Model]]:
 def resolve_event_model(model_or_label: type[models.Model] | str) -> type[models.Model]:
     from pghistory.models import Event
 
-    model = apps.get_model(model_or_label) if isinstance(model_or_label, str) else model_or_label
+    model = model_or_label
+    if isinstance(model_or_label, str):
+        try:
+            model = apps.get_model(model_or_label)
+        except LookupError:
+            labels = {m._meta.label_lower: m for m in removed.event_models()}
+            model = labels.get(model_or_label.lower())
+            if model is None:
+                raise
     if not (isinstance(model, type) and issubclass(model, Event)) or model._meta.abstract:
         raise ValueError(f"{model_or_label!r} is not an event model.")
     return model._meta.concrete_model
@@ -462,7 +470,9 @@ def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: b
     """
     scope: Scope = query.pgh_scope
     hints = _where_hints(query)
-    chosen = scope.event_models if scope.event_models is not None else event_models()
+    chosen = scope.event_models
+    if chosen is None:  # every event model, and the kept tables of deleted ones
+        chosen = event_models() + removed.event_models(connection.alias)
     branches, params, keys, keys_params = [], [], [], []
     for event_model in chosen:
         branch = _branch(query.model, event_model, scope, hints, connection, with_diff)

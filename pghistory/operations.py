@@ -206,3 +206,52 @@ def _empty_copy(field: models.Field) -> models.Field:
     if hasattr(empty, "db_default"):
         empty.db_default = models.NOT_PROVIDED
     return empty
+
+
+class RetireEventModel(Operation):
+    """`DeleteModel` for an event model whose tracked model is deleted, keeping its events:
+    the model leaves the project's state, and its table stays, renamed
+    `pgh_retired_<table>`, with every event in it and a comment saying what it held (see
+    `pghistory.retired.retire_table`). `Events` and the history UI read it as the history of
+    "<the model> (removed)"; `manage.py pghistory_retired --drop app_label.ModelEvent`
+    deletes it on purpose.
+
+    pghistory's `makemigrations` writes it where Django would delete an event model.
+    Reversible: unapplied, the table takes its name back.
+    """
+
+    reversible = True
+    reduces_to_sql = False
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def name_lower(self) -> str:
+        return self.name.lower()
+
+    def deconstruct(self):
+        return type(self).__qualname__, [], {"name": self.name}
+
+    def state_forwards(self, app_label, state):
+        state.remove_model(app_label, self.name_lower)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            retired.retire_table(schema_editor, model)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            retired.unretire_table(schema_editor, model)
+
+    def references_model(self, name, app_label):
+        return name.lower() == self.name_lower
+
+    def describe(self) -> str:
+        return f"Retire the event model {self.name}, keeping its table and events"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"retire_{self.name_lower}"

@@ -140,6 +140,8 @@ _PLAIN = TableHistory()
 
 #: {database alias: {table: TableHistory}}, read once per migration.
 _known: dict[str, dict[str, TableHistory]] = {}
+#: {database alias: {table: RetiredModel}}, read once per migration.
+_retired_tables: dict[str, dict[str, RetiredModel]] = {}
 #: How many times the catalog was forgotten: what a cache of what it says is keyed by.
 _readings = 0
 
@@ -148,6 +150,7 @@ def forget() -> None:
     """Read the catalog again next time (after a migration changed it)."""
     global _readings
     _known.clear()
+    _retired_tables.clear()
     _readings += 1
 
 
@@ -181,10 +184,10 @@ def retired_fields(
 ) -> dict[str, StoredColumn]:
     """The retired columns of `tracked_model`'s event tables, by the column the field had
     (the key of its values in `pgh_data`)."""
-    from pghistory.aggregation import event_models
+    from pghistory.removed import all_event_models
 
     found = {}
-    for event_model in event_models():
+    for event_model in all_event_models(using):
         tracked = event_model.pgh_tracked_model
         if tracked is not None and tracked._meta.concrete_model is tracked_model:
             for column in history(event_model._meta.db_table, using).retired:
@@ -279,7 +282,7 @@ def retire_column(schema_editor, table: str, described: StoredColumn) -> StoredC
         constraints = [name for (name,) in cursor.fetchall()]
         cursor.execute(
             "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-            " WHERE x.indrelid = %s::regclass AND x.indkey::smallint[] = ARRAY[%s]::smallint[]"
+            " WHERE x.indrelid = %s::regclass AND x.indnatts = 1 AND x.indkey[0] = %s"
             " AND NOT x.indisprimary AND x.indexprs IS NULL AND x.indpred IS NULL",
             [quote(table), number],
         )
@@ -438,7 +441,10 @@ def _free_name(cursor, table: str, wanted: str) -> str:
         "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND NOT attisdropped",
         [quote(table)],
     )
-    taken = {name for (name,) in cursor.fetchall()}
+    return _free(wanted, {name for (name,) in cursor.fetchall()})
+
+
+def _free(wanted: str, taken: set[str]) -> str:
     number = 1
     name = wanted.encode()[:_MAX_NAME].decode(errors="ignore")
     while name in taken:
@@ -446,3 +452,143 @@ def _free_name(cursor, table: str, wanted: str) -> str:
         suffix = f"_{number}"
         name = wanted.encode()[: _MAX_NAME - len(suffix)].decode(errors="ignore") + suffix
     return name
+
+
+# -- retired event models ---------------------------------------------------------------------
+
+#: A retired event table's comment starts with this.
+_MODEL_MARK = '{"pghistory": "retired model"'
+
+
+@dataclasses.dataclass(frozen=True)
+class RetiredModel:
+    """An event table kept after its tracked model was deleted (`retire_table()`), and
+    what its comment says it held."""
+
+    #: The table it is now.
+    table: str
+    #: The event model's label ("app_label.ModelEvent") and the tracked model's.
+    label: str
+    tracked: str
+    verbose_name: str
+    verbose_name_plural: str
+    #: The stored fields: {"name", "column", "verbose_name", "type", "related_model",
+    #: "choices", "max_digits", "decimal_places"} each.
+    fields: tuple = ()
+    #: The name of the tracked model's primary key.
+    pk_name: str = "id"
+    #: "fk" (a foreign key to pghistory.Context), "json" (denormalized) or "".
+    context: str = ""
+    has_obj: bool = True
+    has_context_id: bool = False
+    retired_at: str = ""
+
+    def comment(self) -> str:
+        described = dataclasses.asdict(self)
+        del described["table"]
+        return json.dumps({"pghistory": "retired model", **described}, ensure_ascii=False)
+
+
+def retire_table(schema_editor, model: type[models.Model]) -> RetiredModel:
+    """Keep the table of the event model `model` (of a migration's state) after the model
+    leaves the project: renamed `pgh_retired_<table>`, its comment saying what it holds, every
+    event in it. Returns it as retired."""
+    fields = {field.name: field for field in model._meta.concrete_fields}
+    obj = fields.get("pgh_obj")
+    tracked = obj.related_model if obj is not None else None
+    context = fields.get("pgh_context")
+    stored = [field for name, field in fields.items() if not name.startswith("pgh_")]
+    pk_name = tracked._meta.pk.name if tracked is not None else "id"
+    with schema_editor.connection.cursor() as cursor:
+        name = _free_table_name(cursor, PREFIX + model._meta.db_table)
+        cursor.execute("SELECT NOW()")
+        (now,) = cursor.fetchone()
+    tracked_meta = tracked._meta if tracked is not None else model._meta
+    described = RetiredModel(
+        table=name,
+        label=model._meta.label,
+        tracked=tracked_meta.label,
+        verbose_name=str(tracked_meta.verbose_name),
+        verbose_name_plural=str(tracked_meta.verbose_name_plural),
+        fields=tuple(_describe_stored(field) for field in stored),
+        pk_name=pk_name,
+        context=("" if context is None else "fk" if context.is_relation else "json"),
+        has_obj=obj is not None,
+        has_context_id="pgh_context_id" in fields,
+        retired_at=now.isoformat(),
+    )
+    old = quote(model._meta.db_table)
+    schema_editor.execute(f"ALTER TABLE {old} RENAME TO {quote(name)}")
+    schema_editor.execute(f"COMMENT ON TABLE {quote(name)} IS {literal(described.comment())}")
+    forget()
+    return described
+
+
+def unretire_table(schema_editor, model: type[models.Model]) -> None:
+    """Undo `retire_table()` of the event model `model` (of a migration's state)."""
+    label = model._meta.label
+    found = [
+        table for table in retired_models(schema_editor.connection.alias) if table.label == label
+    ]
+    if not found:
+        raise ValueError(f"No table of the event model {label} is retired.")
+    table = quote(found[0].table)
+    schema_editor.execute(f"COMMENT ON TABLE {table} IS NULL")
+    schema_editor.execute(f"ALTER TABLE {table} RENAME TO {quote(model._meta.db_table)}")
+    forget()
+
+
+def retired_models(using: str = DEFAULT_DB_ALIAS) -> list[RetiredModel]:
+    """The retired event tables of the database `using`, by label (one catalog query, kept
+    until the next migration)."""
+    if using not in _retired_tables:
+        with connections[using].cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c"
+                " WHERE c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)"
+                " AND obj_description(c.oid, 'pg_class') LIKE %s ORDER BY c.relname",
+                [_MODEL_MARK.replace("%", "\\%").replace("_", "\\_") + "%"],
+            )
+            found = {}
+            for table, comment in cursor.fetchall():
+                described = _retired_model(table, comment)
+                if described is not None:
+                    found[described.table] = described
+        _retired_tables[using] = found
+    return sorted(_retired_tables[using].values(), key=lambda table: table.label)
+
+
+def _retired_model(table: str, comment: str) -> RetiredModel | None:
+    try:
+        described = json.loads(comment)
+    except ValueError:
+        return None
+    names = {field.name for field in dataclasses.fields(RetiredModel)} - {"table"}
+    values = {name: value for name, value in described.items() if name in names}
+    try:
+        return RetiredModel(table=table, **{**values, "fields": tuple(values.get("fields", ()))})
+    except TypeError:
+        return None
+
+
+def _describe_stored(field: models.Field) -> dict:
+    described = dataclasses.asdict(describe(field, REMOVED))
+    related = described["related_model"]
+    return {
+        "name": field.name,
+        "column": field.column,
+        "verbose_name": described["verbose_name"],
+        "type": field.get_internal_type(),
+        "related_model": related,
+        "choices": [list(choice) for choice in described["choices"] or ()] or None,
+        "max_digits": getattr(field, "max_digits", None),
+        "decimal_places": getattr(field, "decimal_places", None),
+    }
+
+
+def _free_table_name(cursor, wanted: str) -> str:
+    cursor.execute(
+        "SELECT relname FROM pg_class WHERE relname LIKE %s", [PREFIX.replace("_", "\\_") + "%"]
+    )
+    taken = {name for (name,) in cursor.fetchall()}
+    return _free(wanted, taken)

@@ -75,6 +75,16 @@ def _tracked_renames(changes: dict) -> dict[tuple[str, str, str], str]:
 
 def _keep(app_label, operation_list, from_state, current_apps, renames):
     kept, lines = [], []
+    # An event model deleted with its tracked model: Django first removes its foreign keys
+    # (to the tracked model, to the context), then the model. It is retired as a whole, where
+    # the first of those operations was.
+    deleted = {
+        operation.name_lower
+        for operation in operation_list
+        if type(operation) is migrations.DeleteModel
+        and is_event_model(_model(from_state.apps, app_label, operation.name_lower))
+    }
+    retired_here = set()
     added = {
         (operation.model_name_lower, operation.name): operation
         for operation in operation_list
@@ -83,6 +93,18 @@ def _keep(app_label, operation_list, from_state, current_apps, renames):
     dropped_adds = set()
     for operation in operation_list:
         model_name = getattr(operation, "model_name_lower", None)
+        if type(operation) is migrations.DeleteModel:
+            model_name = operation.name_lower
+        if model_name in deleted and type(operation) in (
+            migrations.RemoveField,
+            migrations.DeleteModel,
+        ):
+            if model_name not in retired_here:
+                retired_here.add(model_name)
+                name = from_state.apps.get_model(app_label, model_name).__name__
+                kept.append(operations.RetireEventModel(name))
+                lines.append(f"{name}: retired with its table and events (instead of deleted)")
+            continue
         old_model = _model(from_state.apps, app_label, model_name) if model_name else None
         if not is_event_model(old_model):
             kept.append(operation)
@@ -232,8 +254,9 @@ def _loss(app_label, operation, backwards, apps, connection) -> tuple[str, str, 
             return (
                 f"DeleteModel({operation.name!r})",
                 f"drops the table of {model._meta.label} and every event in it",
-                f"remove the DeleteModel({operation.name!r}) of the event model and keep the"
-                " event model (its tracked model can go)",
+                f"pghistory.operations.RetireEventModel({operation.name!r}), in place of"
+                " that DeleteModel and of the RemoveField operations of the same model before"
+                " it",
             )
     if kind is migrations.RemoveField:
         model = _model(apps, app_label, operation.model_name_lower)

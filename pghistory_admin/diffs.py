@@ -25,7 +25,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from pghistory import retired
+from pghistory import removed, retired
 from pghistory.config import redact, redacted_columns
 from pghistory_admin import loading
 from pghistory_admin.conf import history_database
@@ -279,11 +279,9 @@ def name_related(diffs: list[FieldDiff], found: dict[loading.Key, dict]) -> None
 def last_known(model: type[models.Model], pks) -> dict[str, models.Model]:
     """Unsaved instances of deleted objects of `model`, rebuilt from the last event each one
     left (one query per event model of `model`), by primary key as text."""
-    from pghistory.aggregation import event_models
-
     found: dict[str, models.Model] = {}
     by_column = fields_by_column(model)
-    for event_model in event_models():
+    for event_model in removed.all_event_models(history_database()):
         if event_model.pgh_tracked_model._meta.concrete_model is not model._meta.concrete_model:
             continue
         latest = (

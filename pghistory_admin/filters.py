@@ -14,9 +14,8 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from pghistory.aggregation import event_models
 from pghistory_admin.rows import parse_pk
-from pghistory_admin.rules import HistoryRules
+from pghistory_admin.rules import HistoryRules, event_models
 
 PERIODS = {
     "hour": ("Last hour", datetime.timedelta(hours=1)),

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 
+from pghistory import removed
 from pghistory.trigger import quote
 from pghistory_admin.conf import history_database
 
@@ -29,6 +30,9 @@ def fetch(wanted: dict[Key, set], using: str | None = None) -> dict[Key, dict[st
     connection = connections[using]
     for (model, attname), values in wanted.items():
         if not values:
+            continue
+        if removed.is_removed(model):  # (its table is gone: none of its objects exists)
+            found[model, attname] = {}
             continue
         field = _field(model, attname)
         if model._meta.concrete_model._meta.parents:  # (a proxy's parent is its own table)

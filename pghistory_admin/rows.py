@@ -21,8 +21,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.text import capfirst
 
+from pghistory import removed
 from pghistory.config import redacted_columns
 from pghistory_admin import loading
+from pghistory_admin.conf import history_database
 from pghistory_admin.diffs import (
     FieldDiff,
     Redaction,
@@ -162,10 +164,11 @@ def parse_pk(model: type[models.Model], raw: Any) -> Any:
 
 
 def tracked_model(label: str) -> type[models.Model] | None:
+    """The tracked model `label` names: the project's, or the stand-in of a deleted one."""
     try:
         return apps.get_model(label)
     except (LookupError, ValueError):
-        return None
+        return removed.tracked_model(label, history_database())
 
 
 #: The most names an export remembers between its chunks (then it starts again).

@@ -10,7 +10,7 @@ the host, a header, or anything else the request carries. The defaults:
 - superusers see every tracked model's events; other staff see the events of the models they
   have the "view" or "change" permission for;
 - reverting needs the model's "change" permission, restoring a deleted object its "add"
-  permission;
+  permission (and neither is possible for a model the project deleted);
 - the statistics page is for superusers;
 - `auth.User.password` and the fields named in `PGHISTORY_ADMIN_REDACT` are redacted.
 """
@@ -21,14 +21,21 @@ from django.contrib.auth import get_permission_codename
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 
-from pghistory.aggregation import event_models
 from pghistory.config import redacted_columns
 from pghistory.models import Events
+from pghistory.removed import all_event_models, is_removed
 from pghistory_admin.conf import history_database
 
 
+def event_models() -> list[type[models.Model]]:
+    """Every event model the UI shows: the project's, and those of deleted tracked models
+    (`pghistory.removed`), whose history is kept."""
+    return all_event_models(history_database())
+
+
 def tracked_models() -> list[type[models.Model]]:
-    """Every tracked model, in the order of their labels."""
+    """Every tracked model, in the order of their labels (deleted ones too, as stand-ins
+    named "<model> (removed)")."""
     models_by_label = {
         m.pgh_tracked_model._meta.label: m.pgh_tracked_model for m in event_models()
     }
@@ -68,15 +75,19 @@ class HistoryRules:
     def can_revert(self, request, model: type[models.Model]) -> bool:
         """True when the request's user may put an existing object of `model` back to one of
         its earlier versions: the model's "change" permission."""
-        return self.can_view_history(request, model) and has_model_permission(
-            request.user, model, "change"
+        return (
+            not is_removed(model)
+            and self.can_view_history(request, model)
+            and has_model_permission(request.user, model, "change")
         )
 
     def can_restore(self, request, model: type[models.Model]) -> bool:
         """True when the request's user may recreate a deleted object of `model` from its
         history: the model's "add" permission."""
-        return self.can_view_history(request, model) and has_model_permission(
-            request.user, model, "add"
+        return (
+            not is_removed(model)
+            and self.can_view_history(request, model)
+            and has_model_permission(request.user, model, "add")
         )
 
     def can_see_stats(self, request) -> bool:

@@ -27,7 +27,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.browser import ARTIFACTS, sign_in
+from tests.browser import ARTIFACTS, cells, follow, sign_in
 from tests.processes import own_database, run_step, runserver
 
 TEMPLATE = Path(__file__).resolve().parent / "schema_project"
@@ -92,6 +92,15 @@ ITEM_V5 = ITEM_V4.replace(
     'code = models.CharField("code", max_length=10)', 'code = models.IntegerField("code")'
 ).replace('size = models.IntegerField("size"', 'size = models.BigIntegerField("size"')
 assert ITEM_V5.count("IntegerField") == 2
+
+REMOVE_BY_HAND = """\
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("depot", "{previous}")]
+    operations = [migrations.RemoveField("crateevent", "label")]
+"""
 
 RENAME_BY_HAND = """\
 from django.db import migrations
@@ -229,6 +238,7 @@ def timeline(pk) -> str:
 
 
 EXPORT = "/history/export.csv?model=depot.item"
+EXPORT_JSONL = "/history/export.jsonl?model=depot.item"
 
 
 # -- the steps ---------------------------------------------------------------------------------
@@ -279,7 +289,22 @@ def removed(depot, created):
         + "from depot.models import Crate\nCrate.objects.update(label='c2')\n",
     )
     pk = created["tables"]["depot.ItemEvent"]["events"][0]["fields"]["id"]
-    return {**changed, "probe": depot.probe(timeline(pk), EXPORT), "pk": pk}
+    refused = depot.manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from django.db import DatabaseError\n"
+        "from depot.models import CrateEvent\n"
+        "try:\n"
+        "    CrateEvent.objects.update(pgh_label='rewritten')\n"
+        "except DatabaseError as error:\n"
+        "    print('refused')\n",
+    ).stdout
+    event_page = (
+        f"/history/event/depot.ItemEvent:{events(created, 'depot.ItemEvent')[1]['pgh_id']}/"
+    )
+    probe = depot.probe(timeline(pk), EXPORT, EXPORT_JSONL, event_page)
+    return {**changed, "probe": probe, "pk": pk, "event_page": event_page, "append_only": refused}
 
 
 @pytest.fixture(scope="module")
@@ -339,48 +364,52 @@ def retyped(depot, removed, renamed_by_hand):
 
 
 @pytest.fixture(scope="module")
-def deleted(depot, retyped):
-    """Step 6: `Item` deleted from the models; makemigrations, then migrate (which stops),
-    then the model put back and the migration that deleted it removed."""
+def refused(depot, retyped):
+    """Step 6: a migration written by hand with Django's RemoveField of an event model's
+    field (as 3.9, or another makemigrations, would write it): migrate stops; the migration
+    is then taken away."""
+    previous = depot.migration_path("0006").stem
+    path = depot.directory / "depot" / "migrations" / "0007_by_hand.py"
+    path.write_text(REMOVE_BY_HAND.format(previous=previous))
+    stopped = run_step_failing(depot, "migrate")
+    showed = depot.manage("showmigrations", "depot").stdout
+    path.unlink()
+    return {"stopped": stopped, "showed": showed, "probe": depot.probe()}
+
+
+@pytest.fixture(scope="module")
+def deleted(depot, removed, refused):
+    """Step 7: `Item` deleted from the models; makemigrations, migrate."""
     depot.write_models(models_source("", weight=False, item=False))
     made = depot.manage("makemigrations", "depot")
-    path = depot.migration_path("0007")
-    migration = path.read_text()
-    refused = run_step_failing(depot, "migrate")
-    showed = depot.manage("showmigrations", "depot").stdout
-    count = depot.manage(
-        "shell",
-        "--verbosity=0",
-        "-c",
-        "from django.db import connection\n"
-        "with connection.cursor() as cursor:\n"
-        "    cursor.execute('SELECT count(*) FROM depot_itemevent')\n"
-        "    print(cursor.fetchone()[0])\n",
-    ).stdout
-    path.unlink()
-    depot.write_models(models_source(ITEM_V5, weight=False))
-    return {
-        "made": made.stdout,
-        "migration": migration,
-        "refused": refused,
-        "showed": showed,
-        "events": int(count),
-    }
+    migration = depot.migration("0007")
+    depot.manage("migrate")
+    pages = (timeline(removed["pk"]), EXPORT, "/history/?model=depot.item", "/history/")
+    return {"made": made.stdout, "migration": migration, "probe": depot.probe(*pages)}
 
 
 @pytest.fixture(scope="module")
 def dropped(depot, deleted):
-    """Step 7: the retired columns listed, then one dropped on purpose."""
+    """Step 8: what is retired listed, then a column and a deleted model's table dropped on
+    purpose (once answering no)."""
     listed = depot.manage("pghistory_retired").stdout
-    wrong = run_step_failing(depot, "pghistory_retired", "--drop", "depot.ItemEvent.colour")
-    kept = depot.manage("pghistory_retired", "--drop", "depot.ItemEvent.owner", input="n\n")
-    gone = depot.manage("pghistory_retired", "--drop", "depot.ItemEvent.owner", "--no-input")
+    wrong = run_step_failing(depot, "pghistory_retired", "--drop", "depot.CrateEvent.colour")
+    kept = depot.manage("pghistory_retired", "--drop", "depot.ItemEvent", input="n\n")
+    gone = depot.manage(
+        "pghistory_retired",
+        "--drop",
+        "depot.ItemEvent",
+        "--drop",
+        "depot.CrateEvent.weight",
+        "--no-input",
+    )
     return {
         "listed": listed,
         "wrong": wrong,
         "kept": kept.stdout,
         "gone": gone.stdout,
         "probe": depot.probe(),
+        "after": depot.manage("pghistory_retired").stdout,
     }
 
 
@@ -432,6 +461,8 @@ def test_a_removed_fields_column_stays_with_every_recorded_value(created, remove
         {"owner_id": None},
         {},
     ]
+    # The append-only table stays append-only.
+    assert removed["append_only"] == "refused\n"
     assert [event["retired"] for event in events(probe, "depot.CrateEvent")] == [
         {"weight": 5},
         {"weight": 6},
@@ -465,6 +496,8 @@ def test_events_keep_a_removed_fields_values_and_diffs(created, removed):
 
 def test_the_timeline_and_the_export_show_a_removed_field(created, removed):
     probe = removed["probe"]
+    event = page_text(probe, removed["event_page"])
+    assert "Owner (removed field) alice bob" in event
     text = page_text(probe, timeline(removed["pk"]))
     # Each change of it, under its old verbose name, the users named as before.
     assert "Owner (removed field) bob —" in text
@@ -482,6 +515,18 @@ def test_the_timeline_and_the_export_show_a_removed_field(created, removed):
             f'{{"code": ["A12", "B7"], "note": ["first", "second"], "owner": [{alice}, {bob}]}}',
         ),
         ("insert", "", ""),
+    ]
+    fetched = probe["pages"][EXPORT_JSONL]
+    assert fetched["status"] == 200
+    lines = [json.loads(line) for line in fetched["body"].splitlines()]
+    assert [(line["changed_fields"], line["diff"]) for line in lines] == [
+        (["name"], {"name": ["kettle", "kettle 2"]}),
+        (["owner"], {"owner": [bob, None]}),
+        (
+            ["code", "note", "owner"],
+            {"code": ["A12", "B7"], "note": ["first", "second"], "owner": [alice, bob]},
+        ),
+        ([], {}),
     ]
 
 
@@ -654,44 +699,91 @@ def test_an_event_written_before_a_type_change_is_not_reverted_with_a_guess(rety
     )
 
 
-def test_migrate_stops_before_a_migration_drops_an_event_table(deleted):
-    assert "migrations.DeleteModel(name='ItemEvent',)" in compact(deleted["migration"])
-    refused = deleted["refused"]
-    (migration,) = re.findall(r"depot\.0007_\w+", refused)
-    assert refused.startswith(
-        "CommandError: migrate stopped before applying anything: these operations would delete"
-        " recorded history (pghistory event models).\n"
-        f"  {migration}: DeleteModel('ItemEvent') drops the table of depot.ItemEvent and every"
-        " event in it.\n"
+def test_migrate_stops_before_a_django_operation_drops_recorded_values(refused):
+    assert refused["stopped"] == (
+        "CommandError: migrate stopped before applying anything: these operations would"
+        " delete recorded history (pghistory event models).\n"
+        "  depot.0007_by_hand: RemoveField(model_name='crateevent', name='label') drops the"
+        " column label of depot.CrateEvent and the values events recorded in it.\n"
+        "    Instead: pghistory.operations.RetireField(model_name='crateevent',"
+        " name='label').\n"
+        'pghistory\'s makemigrations (the one `manage.py makemigrations` runs when "pghistory"'
+        " is in INSTALLED_APPS) writes these operations itself. To delete such history on"
+        " purpose, retire it first and then run `manage.py pghistory_retired --drop`.\n"
     )
-    assert "[ ] 0007_" in deleted["showed"]  # nothing applied
-    assert deleted["events"] == 8
+    assert "[ ] 0007_by_hand" in refused["showed"]  # nothing applied
+    assert "label" in columns(refused["probe"], "depot.CrateEvent")
 
 
-def test_retired_columns_are_listed_and_dropped_only_on_purpose(dropped):
-    assert dropped["listed"].splitlines() == [
-        line
-        for line in dropped["listed"].splitlines()
-        if line.startswith(("depot.CrateEvent.weight (removed", "depot.ItemEvent."))
-    ]
-    assert len(dropped["listed"].splitlines()) == 3
-    assert "depot.ItemEvent.owner (removed, " in dropped["listed"]
-    assert (
-        "column pgh_retired_owner_id, the values of owner_id that events of generation 0 to 0 recorded"
-        in dropped["listed"]
+def test_deleting_a_tracked_model_keeps_its_event_table(retyped, deleted):
+    assert "depot.0007_" in deleted["made"]
+    assert "ItemEvent: retired with its table and events (instead of deleted)" in deleted["made"]
+    migration = compact(deleted["migration"])
+    assert "pghistory.operations.RetireEventModel(name='ItemEvent',)" in migration
+    assert "migrations.DeleteModel(name='Item',)" in migration
+    assert "DeleteModel(name='ItemEvent'" not in migration
+    assert "model_name='itemevent'" not in migration  # no RemoveField of its foreign keys
+    probe = deleted["probe"]
+    assert "depot.ItemEvent" not in probe["tables"]  # (the project has no such model now)
+    # Events reads the kept table as before: every event, its stored row and its diff.
+    assert aggregated(probe, "depot.ItemEvent") == aggregated(retyped["probe"], "depot.ItemEvent")
+
+
+def test_a_deleted_models_history_shows_in_the_browser_timeline_and_export(deleted, removed):
+    probe = deleted["probe"]
+    text = page_text(probe, timeline(removed["pk"]))
+    assert "History of Item object (1)" in text
+    assert "Code 12 13" in text and "Owner (removed field) alice bob" in text
+    assert "Revert to this version" not in text  # (there is no table to write to)
+    browser = page_text(probe, "/history/?model=depot.item")
+    assert browser.count("Item (removed)") >= 9  # the filter's choice, and each of 8 rows
+    assert "Item (removed)" in page_text(probe, "/history/")
+    rows = csv_rows(probe, EXPORT)
+    assert [row["model"] for row in rows] == ["depot.Item"] * 8
+    assert rows[0]["diff"] == '{"code": ["12", 13]}'
+
+
+def test_a_deleted_models_events_in_a_browser(depot, removed, deleted, page, tmp_path):
+    """(Runs while the depot is at step 7: the model deleted, nothing dropped yet.)"""
+    manage = depot.directory / "manage.py"
+    with runserver(manage, depot.directory, depot.env, tmp_path / "log", "--insecure") as url:
+        sign_in(page, SimpleNamespace(url=url), "root")
+        page.goto(url + "/history/?model=depot.item")
+        assert cells(page, "Object")[0] == "Item (removed) Item object (1) deleted"
+        assert len(cells(page, "Object")) == 8
+        page.screenshot(path=ARTIFACTS / "browser-deleted-model.png", full_page=True)
+        follow(page, page.locator("a.pgh-object").first)
+        assert page.locator("h1").inner_text() == "History of Item object (1)"
+        assert page.locator("article.pgh-event").count() == 8
+        code = page.locator("article.pgh-event").first.locator("tr[data-field=code] td")
+        assert code.all_inner_texts() == ["12", "13"]
+
+
+def test_what_is_retired_is_listed_and_deleted_only_on_purpose(dropped):
+    listed = dropped["listed"].splitlines()
+    assert len(listed) == 2
+    assert listed[0].startswith("depot.ItemEvent (model deleted, ")
+    assert listed[0].endswith(": table pgh_retired_depot_itemevent, the events of depot.Item")
+    assert listed[1].startswith("depot.CrateEvent.weight (removed, ")
+    assert listed[1].endswith(
+        ": column pgh_retired_weight, the values of weight that events of generation 0 to 0"
+        " recorded"
     )
-    assert "depot.ItemEvent.code (type changed, " in dropped["listed"]
-    assert dropped["wrong"].startswith(
-        'CommandError: "depot.ItemEvent.colour" is not a retired field: give'
-        " app_label.EventModel.field, one of depot.CrateEvent.weight, depot.ItemEvent.code,"
-        " depot.ItemEvent.owner."
+    assert dropped["wrong"] == (
+        'CommandError: "depot.CrateEvent.colour" is neither a retired field nor a deleted'
+        " model's events: give app_label.EventModel.field or app_label.EventModel, one of"
+        " depot.ItemEvent, depot.CrateEvent.weight.\n"
     )
-    assert dropped["kept"].endswith("Kept depot.ItemEvent.owner: 2 recorded values.\n")
-    assert dropped["gone"] == "Deleted depot.ItemEvent.owner: 2 recorded values.\n"
+    assert dropped["kept"].endswith("Kept depot.ItemEvent: the events (8 recorded).\n")
+    assert dropped["gone"] == (
+        "Deleted depot.ItemEvent: the events (8 recorded).\n"
+        "Deleted depot.CrateEvent.weight: the values (2 recorded).\n"
+    )
+    assert dropped["after"] == "No retired columns or tables.\n"
     probe = dropped["probe"]
-    assert "pgh_retired_owner_id" not in columns(probe, "depot.ItemEvent")
-    assert all("owner_id" not in row["pgh_data"] for row in aggregated(probe, "depot.ItemEvent"))
-    assert [event["retired"] for event in events(probe, "depot.ItemEvent")][:2] == [
-        {"code": "A12"},
-        {"code": "B7"},
-    ]
+    assert aggregated(probe, "depot.ItemEvent") == []
+    assert "pgh_retired_weight" not in columns(probe, "depot.CrateEvent")
+    assert [row["pgh_data"] for row in aggregated(probe, "depot.CrateEvent")][0] == {
+        "id": 1,
+        "label": "c1",
+    }

@@ -1,8 +1,8 @@
 """`manage.py probe OUT`: what the depot's history reads as now, as JSON in the file OUT.
 
 For each event model of the app: its table's columns (with their comments) and each event
-through the ORM (its fields and `pgh_retired`); `Events` of the app's models (`pgh_data`,
-`pgh_diff`); and, signed in as a superuser through Django's test client, the standalone
+through the ORM (its fields and `pgh_retired`); `Events` of the app's models, deleted ones
+included (`pgh_data`, `pgh_diff`); the columns each trigger writes; and, signed in as a superuser through Django's test client, the standalone
 timeline of each item and the CSV export of the items' events.
 """
 
@@ -60,8 +60,9 @@ class Command(BaseCommand):
             ]
             tables[model._meta.label] = {"table": table, "columns": columns, "events": events}
 
+        # Every event of the app's models, those of deleted ones too.
         aggregated = list(
-            Events.objects.across(*event_models)
+            Events.objects.filter(pgh_model__startswith="depot.")
             .order_by("pgh_model", "pgh_id")
             .values("pgh_model", "pgh_id", "pgh_label", "pgh_data", "pgh_diff")
         )
