@@ -44,14 +44,15 @@ def run_step(what, command, cwd, env=None, timeout=300, input=None) -> subproces
 
 
 @contextlib.contextmanager
-def own_database(prefix: str):
+def own_database(prefix: str, template: str | None = None):
     """A new database on the suite's server (as tests/settings.py finds it), as Django's
-    `DATABASES["default"]`; dropped after."""
+    `DATABASES["default"]`, a copy of the database `template` if given; dropped after."""
     url = devdb.database_url()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     server = devdb._connect(**devdb._connect_kwargs(url, dbname="postgres"))
     try:
-        server.cursor().execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        server.cursor().execute(f'CREATE DATABASE "{name}"{copy}')
         database = dj_database_url.parse(url, engine="django.db.backends.postgresql")
         database["NAME"] = name
         yield database

@@ -13,6 +13,7 @@ change a type, delete a model.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -115,8 +116,10 @@ class Migration(migrations.Migration):
 class Depot:
     """The copied project, its database, and its manage.py under the suite's interpreter."""
 
-    def __init__(self, directory: Path, database: dict):
+    def __init__(self, directory: Path, database: dict, cleanup: contextlib.ExitStack):
         self.directory = directory
+        self.database = database
+        self.cleanup = cleanup
         self.env = {
             key: value
             for key, value in os.environ.items()
@@ -125,6 +128,17 @@ class Depot:
         self.env["DEPOT_DATABASE"] = json.dumps(database)
         self.env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.probes = 0
+
+    def snapshot(self) -> Depot:
+        """A copy of the project and its database as they are now, for a browser test to
+        serve whenever it runs (the steps go on in this one)."""
+        self.probes += 1
+        directory = self.directory.with_name(f"{self.directory.name}-{self.probes}")
+        shutil.copytree(self.directory, directory, ignore=shutil.ignore_patterns("__pycache__"))
+        database = self.cleanup.enter_context(
+            own_database("pghistory_schema", template=self.database["NAME"])
+        )
+        return Depot(directory, database, self.cleanup)
 
     def manage(self, *args, input=None):
         what = f"manage.py {' '.join(map(str, args))}"
@@ -248,8 +262,9 @@ EXPORT_JSONL = "/history/export.jsonl?model=depot.item"
 def depot(tmp_path_factory):
     directory = tmp_path_factory.mktemp("schema") / "project"
     shutil.copytree(TEMPLATE, directory, ignore=shutil.ignore_patterns("__pycache__"))
-    with own_database("pghistory_schema") as database:
-        yield Depot(directory, database)
+    with contextlib.ExitStack() as cleanup:
+        database = cleanup.enter_context(own_database("pghistory_schema"))
+        yield Depot(directory, database, cleanup)
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +319,14 @@ def removed(depot, created):
         f"/history/event/depot.ItemEvent:{events(created, 'depot.ItemEvent')[1]['pgh_id']}/"
     )
     probe = depot.probe(timeline(pk), EXPORT, EXPORT_JSONL, event_page)
-    return {**changed, "probe": probe, "pk": pk, "event_page": event_page, "append_only": refused}
+    return {
+        **changed,
+        "probe": probe,
+        "pk": pk,
+        "event_page": event_page,
+        "append_only": refused,
+        "snapshot": depot.snapshot(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -318,7 +340,7 @@ def renamed(depot, removed):
         save_kettle(remark="third"),
         input="y\nn\n",
     )
-    return {**changed, "probe": depot.probe(timeline(removed["pk"]))}
+    return {**changed, "probe": depot.probe(timeline(removed["pk"]), EXPORT)}
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +357,7 @@ def renamed_by_hand(depot, removed, renamed):
         save_kettle(title="kettle 3"),
         input="n\n1\n'x'\n",
     )
-    return {**changed, "probe": depot.probe(timeline(removed["pk"]))}
+    return {**changed, "probe": depot.probe(timeline(removed["pk"]), EXPORT)}
 
 
 @pytest.fixture(scope="module")
@@ -385,7 +407,13 @@ def deleted(depot, removed, refused):
     migration = depot.migration("0007")
     depot.manage("migrate")
     pages = (timeline(removed["pk"]), EXPORT, "/history/?model=depot.item", "/history/")
-    return {"made": made.stdout, "migration": migration, "probe": depot.probe(*pages)}
+    probe = depot.probe(*pages)
+    return {
+        "made": made.stdout,
+        "migration": migration,
+        "probe": probe,
+        "snapshot": depot.snapshot(),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -562,11 +590,14 @@ def test_the_triggers_write_exactly_the_fields_the_model_has_then(created, remov
     }
 
 
-def test_a_timeline_in_a_browser_shows_a_removed_field(depot, removed, page, tmp_path):
-    """(Runs while the depot is at step 2: the later steps' fixtures have not run yet.)"""
-    with runserver(
-        depot.directory / "manage.py", depot.directory, depot.env, tmp_path / "log"
-    ) as url:
+def serve(depot: Depot, tmp_path):
+    """runserver of `depot` (--insecure: the static files too, with DEBUG off)."""
+    manage = depot.directory / "manage.py"
+    return runserver(manage, depot.directory, depot.env, tmp_path / "log", "--insecure")
+
+
+def test_a_timeline_in_a_browser_shows_a_removed_field(removed, page, tmp_path):
+    with serve(removed["snapshot"], tmp_path) as url:  # (the project as step 2 left it)
         sign_in(page, SimpleNamespace(url=url), "root")
         page.goto(url + timeline(removed["pk"]))
         renamed, cleared, changed, inserted = page.locator("article.pgh-event").all()
@@ -640,6 +671,15 @@ def test_a_rename_written_by_hand_renames_the_event_models_field(renamed_by_hand
     diffs = [row["pgh_diff"] for row in aggregated(probe, "depot.ItemEvent")]
     assert diffs[3] == {"title": ["kettle", "kettle 2"]}
     assert diffs[5] == {"title": ["kettle 2", "kettle 3"]}
+    assert "Title kettle 2 kettle 3" in page_text(probe, timeline(renamed_pk(probe)))
+    exported = [(row["changed_fields"], row["diff"]) for row in csv_rows(probe, EXPORT)]
+    assert exported[0] == ("title", '{"title": ["kettle 2", "kettle 3"]}')
+    assert exported[1] == ("remark", '{"remark": ["second", "third"]}')
+    # The triggers write the renamed columns.
+    item_columns = ["id", "title", "code", "remark", "size", "pgh_obj_id", "pgh_context_id"]
+    assert (
+        probe["inserts"]["depot_itemevent"] == [["pgh_created_at", "pgh_label", *item_columns]] * 3
+    )
 
 
 def test_a_type_change_keeps_the_old_values_as_recorded(retyped):
@@ -725,6 +765,7 @@ def test_deleting_a_tracked_model_keeps_its_event_table(retyped, deleted):
     assert "model_name='itemevent'" not in migration  # no RemoveField of its foreign keys
     probe = deleted["probe"]
     assert "depot.ItemEvent" not in probe["tables"]  # (the project has no such model now)
+    assert set(probe["inserts"]) == {"depot_crateevent"}  # (Item's table and triggers are gone)
     # Events reads the kept table as before: every event, its stored row and its diff.
     assert aggregated(probe, "depot.ItemEvent") == aggregated(retyped["probe"], "depot.ItemEvent")
 
@@ -743,10 +784,8 @@ def test_a_deleted_models_history_shows_in_the_browser_timeline_and_export(delet
     assert rows[0]["diff"] == '{"code": ["12", 13]}'
 
 
-def test_a_deleted_models_events_in_a_browser(depot, removed, deleted, page, tmp_path):
-    """(Runs while the depot is at step 7: the model deleted, nothing dropped yet.)"""
-    manage = depot.directory / "manage.py"
-    with runserver(manage, depot.directory, depot.env, tmp_path / "log", "--insecure") as url:
+def test_a_deleted_models_events_in_a_browser(deleted, page, tmp_path):
+    with serve(deleted["snapshot"], tmp_path) as url:  # (the project as step 7 left it)
         sign_in(page, SimpleNamespace(url=url), "root")
         page.goto(url + "/history/?model=depot.item")
         assert cells(page, "Object")[0] == "Item (removed) Item object (1) deleted"

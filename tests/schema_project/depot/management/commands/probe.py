@@ -87,10 +87,11 @@ class Command(BaseCommand):
 
 
 def trigger_inserts() -> dict[str, list[list[str]]]:
-    """{event table: [the columns each trigger's INSERT writes, ...]} of the depot's triggers."""
+    """{event table: [the columns each installed trigger's INSERT writes, ...]}."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT prosrc FROM pg_proc WHERE proname LIKE 'pgtrigger%%' ORDER BY proname"
+            "SELECT p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+            " WHERE NOT t.tgisinternal ORDER BY t.tgname"
         )
         found = {}
         for (source,) in cursor.fetchall():
