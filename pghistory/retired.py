@@ -168,15 +168,22 @@ def forget_after_migrate(plan=None, **kwargs) -> None:
 
 def history(table: str, using: str = DEFAULT_DB_ALIAS) -> TableHistory:
     """What the event table `table` holds beyond its model's fields."""
-    tables = _known.get(using)
-    if tables is None or table not in tables:
-        from pghistory.aggregation import event_models
-
-        names = {model._meta.db_table for model in event_models()} | {table}
+    if using not in _known:
+        _load(using)
+    tables = _known[using]
+    if table not in tables:  # (not an event model's table: read on its own)
         with connections[using].cursor() as cursor:
-            tables = {**(tables or {}), **_read(cursor, sorted(names))}
-        _known[using] = tables
+            tables.update(_read(cursor, [table])[0])
     return tables[table]
+
+
+def _load(using: str) -> None:
+    """Read, in one query, what every event table and every retired table holds."""
+    from pghistory.aggregation import event_models
+
+    names = sorted({model._meta.db_table for model in event_models()})
+    with connections[using].cursor() as cursor:
+        _known[using], _retired_tables[using] = _read(cursor, names, retired_tables=True)
 
 
 def retired_fields(
@@ -195,29 +202,51 @@ def retired_fields(
     return found
 
 
-def _read(cursor, tables: list[str]) -> dict[str, TableHistory]:
+def _read(
+    cursor, tables: list[str], retired_tables: bool = False
+) -> tuple[dict[str, TableHistory], dict[str, RetiredModel]]:
+    """What `tables` hold beyond their models' fields and, with `retired_tables`, which
+    tables are retired event tables (and what those hold): one query of the catalog."""
     cursor.execute(
-        "SELECT c.relname, a.attname, col_description(c.oid, a.attnum)"
-        " FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
-        " WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)"
-        " AND a.attnum > 0 AND NOT a.attisdropped"
-        " AND (a.attname = %s OR col_description(c.oid, a.attnum) LIKE %s)"
-        " ORDER BY c.relname, a.attnum",
-        [tables, GENERATION, "{%" + _MARK + "%"],
+        "WITH retired AS (SELECT c.oid, c.relname, obj_description(c.oid, 'pg_class') AS comment"
+        " FROM pg_class c WHERE %s AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)"
+        " AND obj_description(c.oid, 'pg_class') LIKE %s),"
+        " chosen AS (SELECT c.oid, c.relname FROM pg_class c WHERE c.relname = ANY(%s)"
+        " AND c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)"
+        " UNION SELECT oid, relname FROM retired)"
+        " SELECT t.relname, a.attname, col_description(t.oid, a.attnum), r.comment"
+        " FROM chosen t LEFT JOIN retired r ON r.oid = t.oid"
+        " LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0 AND NOT a.attisdropped"
+        " AND (a.attname = %s OR col_description(t.oid, a.attnum) LIKE %s)"
+        " ORDER BY t.relname, a.attnum",
+        [
+            retired_tables,
+            _MODEL_MARK.replace("%", "\\%").replace("_", "\\_") + "%",
+            tables,
+            GENERATION,
+            "{%" + _MARK + "%",
+        ],
     )
     found: dict[str, dict] = {table: {"generational": False, "columns": []} for table in tables}
-    for table, column, comment in cursor.fetchall():
+    models_found: dict[str, RetiredModel] = {}
+    for table, column, comment, table_comment in cursor.fetchall():
+        shape = found.setdefault(table, {"generational": False, "columns": []})
+        if table_comment is not None and table not in models_found:
+            described = _retired_model(table, table_comment)
+            if described is not None:
+                models_found[table] = described
         if column == GENERATION:
-            found[table]["generational"] = True
+            shape["generational"] = True
         stored = StoredColumn.from_comment(column, comment) if comment else None
         if stored is not None:
-            found[table]["columns"].append(stored)
-    return {
+            shape["columns"].append(stored)
+    histories = {
         table: TableHistory(shape["generational"], tuple(shape["columns"]))
         if shape["generational"] or shape["columns"]
         else _PLAIN
         for table, shape in found.items()
     }
+    return histories, models_found
 
 
 # -- retiring -----------------------------------------------------------------------------------
@@ -271,7 +300,7 @@ def retire_column(schema_editor, table: str, described: StoredColumn) -> StoredC
     it holds, new events no longer write it (see the module's docstring). Returns it as now
     stored."""
     with schema_editor.connection.cursor() as cursor:
-        current = _read(cursor, [table])[table]
+        current = _read(cursor, [table])[0][table]
         generation = _next_generation(schema_editor, cursor, table)
         number = _attnum(cursor, table, described.column)
         cursor.execute(
@@ -329,7 +358,9 @@ def unretire_column(schema_editor, table: str, key: str) -> None:
     name back, and new events write it again (the events written while it was retired have
     no value in it). The generation stays: it only ever grows."""
     with schema_editor.connection.cursor() as cursor:
-        retired = [column for column in _read(cursor, [table])[table].retired if column.key == key]
+        retired = [
+            column for column in _read(cursor, [table])[0][table].retired if column.key == key
+        ]
     if not retired:
         raise ValueError(f'"{table}" has no retired column "{key}".')
     last = max(retired, key=lambda column: column.until)
@@ -539,22 +570,10 @@ def unretire_table(schema_editor, model: type[models.Model]) -> None:
 
 
 def retired_models(using: str = DEFAULT_DB_ALIAS) -> list[RetiredModel]:
-    """The retired event tables of the database `using`, by label (one catalog query, kept
-    until the next migration)."""
+    """The retired event tables of the database `using`, by label (read with `history()`'s
+    catalog, once per migration)."""
     if using not in _retired_tables:
-        with connections[using].cursor() as cursor:
-            cursor.execute(
-                "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c"
-                " WHERE c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid)"
-                " AND obj_description(c.oid, 'pg_class') LIKE %s ORDER BY c.relname",
-                [_MODEL_MARK.replace("%", "\\%").replace("_", "\\_") + "%"],
-            )
-            found = {}
-            for table, comment in cursor.fetchall():
-                described = _retired_model(table, comment)
-                if described is not None:
-                    found[described.table] = described
-        _retired_tables[using] = found
+        _load(using)
     return sorted(_retired_tables[using].values(), key=lambda table: table.label)
 
 
