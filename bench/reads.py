@@ -284,6 +284,14 @@ class ReadBench(PageMeter):
                 f"timeline, busiest order ({facts['busy_order_events']} events)",
                 f"/history/object/shop.order/{facts['busy_order']}/",
             ),
+            self.page(
+                "orders' table as of day 40, page 1",
+                f"/history/model/shop.order/as-of/?at={facts['since']}",
+            ),
+            self.page(
+                "orders' table as of day 46, after order 50",
+                f"/history/model/shop.order/as-of/?at={facts['until']}&after=50",
+            ),
             self.page("context page (extra)", f"/history/context/{facts['context']}/"),
             self.page("user page (extra)", f"/history/user/{facts['user']}/"),
         ]

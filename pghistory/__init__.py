@@ -38,6 +38,7 @@ from pghistory.core import (
     track,
 )
 from pghistory.runtime import capture_context, context, resume_context
+from pghistory.snapshots import as_of
 from pghistory.version import __version__
 
 
@@ -81,6 +82,7 @@ __all__ = [
     "Update",
     "UpdateEvent",
     "__version__",
+    "as_of",
     "capture_context",
     "context",
     "resume_context",

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from pghistory_admin.filters import EventFilter
 from pghistory_admin.rules import HistoryRules
 from pghistory_admin.tables import EventTable
-from pghistory_admin.views import activity, browser, objects, revert, stats
+from pghistory_admin.views import activity, browser, objects, revert, stats, table_as_of
 
 
 class HistoryUI(HistoryRules):
@@ -44,6 +44,7 @@ class HistoryUI(HistoryRules):
     context_view = activity.ContextView
     user_view = activity.UserView
     stats_view = stats.StatsView
+    table_as_of_view = table_as_of.TableAsOfView
 
     #: The layout every page's `pghistory_admin/base.html` extends.
     layout_template = ""
@@ -69,6 +70,7 @@ class HistoryUI(HistoryRules):
             page("context/<uuid:context_id>/", "context", self.context_view),
             page("user/<str:key>/", "user", self.user_view),
             page("stats/", "stats", self.stats_view),
+            page("model/<str:model>/as-of/", "table_as_of", self.table_as_of_view),
         ]
 
     def wrap_view(self, view):

@@ -119,6 +119,7 @@ def pages(seeded) -> dict[str, tuple[str, str, str]]:
             {
                 f"object_{name}": ("GET", f"object/{key}/", name),
                 f"as_of_{name}": ("GET", f"object/{key}/as-of/?at=2999-01-01", name),
+                f"table_as_of_{name}": ("GET", f"model/shop.{name}/as-of/?at=2999-01-01", name),
                 f"compare_{name}": (
                     "GET",
                     f"object/{key}/compare/?event={slugs['insert']}&event={slugs['update']}",
@@ -140,6 +141,8 @@ PAGE_NAMES = [
     "object_product",
     "as_of_customer",
     "as_of_product",
+    "table_as_of_customer",
+    "table_as_of_product",
     "compare_customer",
     "compare_product",
     "event_customer",
@@ -166,6 +169,8 @@ STAFF_STATUS = {
         "object_product": 404,
         "as_of_customer": 404,
         "as_of_product": 404,
+        "table_as_of_customer": 404,
+        "table_as_of_product": 404,
         "compare_customer": 404,
         "compare_product": 404,
         "event_customer": 404,
@@ -187,6 +192,8 @@ STAFF_STATUS = {
         "object_product": 404,
         "as_of_customer": 200,
         "as_of_product": 404,
+        "table_as_of_customer": 200,
+        "table_as_of_product": 404,
         "compare_customer": 200,
         "compare_product": 404,
         "event_customer": 200,
@@ -407,7 +414,7 @@ def test_pages_that_only_show_refuse_posts(client, django_user_model, seeded, su
             statuses[name] = client.post(SURFACES[surface] + route).status_code
 
     assert set(statuses.values()) == {405}
-    assert len(statuses) == 15
+    assert len(statuses) == 17
     assert Events.objects.count() == events
 
 

@@ -54,6 +54,7 @@ class BrowserView(EventListView):
                 ],
                 "export_csv_url": self.link("export_csv") + query_string(request, **fixed),
                 "export_jsonl_url": self.link("export_jsonl") + query_string(request, **fixed),
+                "table_as_of_url": self.table_as_of_url(),
             }
         )
         context.setdefault("title", "Events")
@@ -63,6 +64,15 @@ class BrowserView(EventListView):
         if context["page"] is not None:
             context.setdefault("estimate", self.estimate())
         return context
+
+    def table_as_of_url(self) -> str | None:
+        """The link to the chosen model's table as of a moment, when one model is chosen."""
+        chosen = (
+            self.filterset.form.cleaned_data.get("model") if self.filterset.is_valid() else None
+        )
+        if not chosen or len(chosen) != 1:
+            return None
+        return self.link("table_as_of", chosen[0])
 
     def estimate(self) -> int | None:
         """The planner's estimate of the events shown, for an unfiltered browser (a filtered

@@ -313,7 +313,11 @@ class AsOfView(ObjectPageMixin, HistoryView):
         if latest is None:
             return {"moment": moment, "state": "absent"}
         (row,) = describe(self, self.event_rows([latest]))
-        state = {"moment": moment, "event": row}
+        state = {
+            "moment": moment,
+            "event": row,
+            "table_as_of_url": self.link("table_as_of", self.key, at=moment.isoformat()),
+        }
         if row.kind == "delete":
             return {**state, "state": "deleted"}
         diffs = compare(self.model, None, latest.pgh_data, redacted=self.redacted_columns)
