@@ -17,7 +17,7 @@ the same index; an object whose newest event then was a delete is passed over.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pgtrigger
@@ -121,20 +121,29 @@ class TableAsOf:
         self.using = using
         self.event_model = complete_event_model(model)
 
-    def page(
-        self, *, after: Any = None, before: Any = None, size: int = PAGE
-    ) -> list[models.Model]:
+    def page(self, *, after=None, before=None, size=PAGE, **filters) -> list[models.Model]:
         """Up to `size` rows after the primary key `after` (or before `before`), in primary
-        key order."""
-        events = self.events(after=after, before=before, size=size)
+        key order; `filters` as `events()` takes them."""
+        events = self.events(after=after, before=before, size=size, **filters)
         return [self.instance(event) for event in events]
 
-    def events(self, *, after: Any = None, before: Any = None, size: int = PAGE) -> list:
+    def events(
+        self,
+        *,
+        after: Any = None,
+        before: Any = None,
+        size: int = PAGE,
+        contains: str | None = None,
+        hidden: Iterable[str] = (),
+        user: Any = None,
+    ) -> list:
         """The events that stored those rows (see `page()`), in the same order; each has the
-        stored row as Postgres renders it to JSON (keyed by column) as `pgh_row`."""
+        stored row as Postgres renders it to JSON (keyed by column) as `pgh_row`. With
+        `contains`, only rows with a value whose text contains it (in no column of `hidden`);
+        with `user` (a user's primary key), only rows last written in that user's context."""
         backwards = before is not None
         bound = before if backwards else after
-        sql, params = self._sql(bound, backwards, size)
+        sql, params = self._sql(bound, backwards, size, contains, set(hidden), user)
         found = list(self.event_model.objects.using(self.using).raw(sql, params))
         return found[::-1] if backwards else found
 
@@ -175,7 +184,7 @@ class TableAsOf:
         obj.pgh_event = event
         return obj
 
-    def _sql(self, bound: Any, backwards: bool, size: int) -> tuple[str, list]:
+    def _sql(self, bound, backwards, size, contains, hidden, user) -> tuple[str, list]:
         table = quote(self.event_model._meta.db_table)
         obj = quote(self.event_model._meta.get_field("pgh_obj").column)
         beyond, order = ("<", "DESC") if backwards else (">", "ASC")
@@ -183,8 +192,23 @@ class TableAsOf:
             start, params = f"{obj} IS NOT NULL", []
         else:
             start, params = f"{obj} {beyond} %s", [self.model._meta.pk.to_python(bound)]
+        conditions, filter_params = [], []
         deleted = ", ".join(literal(label) for label in delete_labels(self.event_model))
-        gone = f" WHERE e.pgh_label NOT IN ({deleted})" if deleted else ""
+        if deleted:
+            conditions.append(f"e.pgh_label NOT IN ({deleted})")
+        if contains:
+            columns = [
+                f"e.{quote(field.column)}"
+                for field in self.event_model.pgh_tracked_fields()
+                if field.column not in hidden
+            ]
+            conditions.append(f"jsonb_build_array({', '.join(columns)})::text ILIKE %s")
+            escaped = "".join(f"\\{char}" if char in "\\%_" else char for char in contains)
+            filter_params.append(f"%{escaped}%")
+        if user is not None:
+            conditions.append(f"{self._context_user()} = %s")
+            filter_params.append(str(user))
+        gone = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         sql = (
             f"WITH RECURSIVE objects(id) AS ("
             f"(SELECT {obj} FROM {table} WHERE {start} ORDER BY {obj} {order} LIMIT 1)"
@@ -194,7 +218,20 @@ class TableAsOf:
             f" WHERE s.{obj} = objects.id AND s.pgh_created_at <= %s"
             f" ORDER BY s.pgh_id DESC LIMIT 1) e{gone} LIMIT %s"
         )
-        return sql, [*params, self.moment, size]
+        return sql, [*params, self.moment, *filter_params, size]
+
+    def _context_user(self) -> str:
+        """SQL of the user in the context of the event `e` (NULL without a context)."""
+        fields = {field.name: field for field in self.event_model._meta.concrete_fields}
+        context = fields.get("pgh_context")
+        if context is None:
+            return "NULL"
+        if context.is_relation:
+            return (
+                "(SELECT c.metadata ->> 'user' FROM pghistory_context c"
+                " WHERE c.id = e.pgh_context_id)"
+            )
+        return "(e.pgh_context ->> 'user')"
 
 
 def as_of(

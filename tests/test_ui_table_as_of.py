@@ -215,3 +215,22 @@ def test_the_page_in_a_browser(page, live_server, admin_user, tags):
     rows.nth(1).get_by_role("link", name="As of").click()
     page.wait_for_url(re.compile(r".*/as-of/\?at="))
     assert "sale!" in page.locator(".pgh-values, table").first.inner_text()
+
+
+def test_the_table_filters_by_value_and_by_who_last_changed_a_row(client, admin_user, tags):
+    client.force_login(admin_user)
+    with clock.at(moment(50)), pghistory.context(user=admin_user.pk):
+        Tag.objects.filter(pk=tags["fresh"]).update(name="fresh!")
+    url = "/history/model/shop.tag/as-of/"
+    by_value = client.get(url, {"at": "2026-03-02T09:15", "q": "SALE"})
+    assert [row[2] for row in cells(by_value.content.decode())] == ["sale!"]
+    by_user = client.get(url, {"at": "2026-03-02T10:00", "user": admin_user.username})
+    assert [row[2] for row in cells(by_user.content.decode())] == ["fresh!"]
+    assert pghistory.as_of(Tag, moment(60)).page(user=admin_user.pk)[0].name == "fresh!"
+    # A percent sign or an underscore is looked for as it is.
+    assert (
+        "No tags existed" in client.get(url, {"at": "2026-03-02T10:00", "q": "%"}).content.decode()
+    )
+    unknown = client.get(url, {"at": "2026-03-02T10:00", "user": "nobody"})
+    assert unknown.status_code == 400
+    assert "Last changed by: There is no user “nobody”." in unknown.content.decode()

@@ -17,7 +17,7 @@ from django.utils.text import capfirst
 from pghistory.snapshots import Incomplete, as_of
 from pghistory_admin.conf import history_database
 from pghistory_admin.diffs import compare, load_related
-from pghistory_admin.filters import MomentField
+from pghistory_admin.filters import MomentField, UserField
 from pghistory_admin.rows import parse_pk
 from pghistory_admin.views.base import HistoryView, query_string
 
@@ -28,6 +28,8 @@ PER_PAGE = 50
 class TableAsOfForm(forms.Form):
     # A date alone means the start of that day.
     at = MomentField(label="As of")
+    q = forms.CharField(label="Values contain", required=False, max_length=200, strip=True)
+    user = UserField(label="Last changed by", required=False)
 
 
 class TableAsOfView(HistoryView):
@@ -51,7 +53,7 @@ class TableAsOfView(HistoryView):
         model = self.get_model()
         opts = model._meta
         key = opts.label_lower
-        form = self.form_class(self.request.GET if "at" in self.request.GET else None)
+        form = self.form = self.form_class(self.request.GET if "at" in self.request.GET else None)
         context = {
             "title": f"{capfirst(opts.verbose_name_plural)} as of",
             "model": model,
@@ -77,7 +79,14 @@ class TableAsOfView(HistoryView):
             self.status = 400
             return {"moment": moment, "page_error": "That page does not exist: start again."}
         after, before = parsed.get("after"), parsed.get("before")
-        events = table.events(after=after, before=before, size=self.per_page + 1)
+        events = table.events(
+            after=after,
+            before=before,
+            size=self.per_page + 1,
+            contains=self.form.cleaned_data["q"],
+            hidden=self.redacted_columns(model),
+            user=self.form.cleaned_data["user"],
+        )
         more = len(events) > self.per_page
         if before is not None:
             events = events[-self.per_page :] if more else events
