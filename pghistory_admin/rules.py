@@ -10,7 +10,8 @@ the host, a header, or anything else the request carries. The defaults:
 - superusers see every tracked model's events; other staff see the events of the models they
   have the "view" or "change" permission for;
 - reverting needs the model's "change" permission, restoring a deleted object its "add"
-  permission (and neither is possible for a model the project deleted);
+  permission, deleting one (undoing the request that created it) its "delete" permission (and
+  none is possible for a model the project deleted);
 - the statistics page is for superusers;
 - `auth.User.password` and the fields named in `PGHISTORY_ADMIN_REDACT` are redacted.
 """
@@ -88,6 +89,15 @@ class HistoryRules:
             not is_removed(model)
             and self.can_view_history(request, model)
             and has_model_permission(request.user, model, "add")
+        )
+
+    def can_delete(self, request, model: type[models.Model]) -> bool:
+        """True when the request's user may delete an object of `model` from the history UI
+        (undoing the request that created it): the model's "delete" permission."""
+        return (
+            not is_removed(model)
+            and self.can_view_history(request, model)
+            and has_model_permission(request.user, model, "delete")
         )
 
     def can_see_stats(self, request) -> bool:

@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from pghistory_admin.filters import EventFilter
 from pghistory_admin.rules import HistoryRules
 from pghistory_admin.tables import EventTable
-from pghistory_admin.views import activity, browser, objects, revert, stats, table_as_of
+from pghistory_admin.views import activity, browser, objects, revert, stats, table_as_of, undo
 
 
 class HistoryUI(HistoryRules):
@@ -45,6 +45,7 @@ class HistoryUI(HistoryRules):
     user_view = activity.UserView
     stats_view = stats.StatsView
     table_as_of_view = table_as_of.TableAsOfView
+    undo_view = undo.UndoView
 
     #: The layout every page's `pghistory_admin/base.html` extends.
     layout_template = ""
@@ -68,6 +69,7 @@ class HistoryUI(HistoryRules):
             page("event/<str:slug>/", "event", self.event_view),
             page("event/<str:slug>/revert/", "revert", self.revert_view),
             page("context/<uuid:context_id>/", "context", self.context_view),
+            page("context/<uuid:context_id>/undo/", "undo", self.undo_view),
             page("user/<str:key>/", "user", self.user_view),
             page("stats/", "stats", self.stats_view),
             page("model/<str:model>/as-of/", "table_as_of", self.table_as_of_view),

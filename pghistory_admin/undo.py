@@ -98,6 +98,14 @@ class Plan:
         return [step for step in self.steps if step.action != NOTHING and not step.blocked]
 
 
+@dataclasses.dataclass
+class Undone:
+    """What `apply()` did: the steps it took, and the context that recorded them."""
+
+    steps: list[Step]
+    context_id: Any
+
+
 def plan(
     context_id,
     *,
@@ -208,11 +216,13 @@ def apply(
     states: dict[str, str] | None = None,
     force: Iterable[str] = (),
     using: str = DEFAULT_DB_ALIAS,
-) -> list[Step]:
-    """Take the plan's steps in one transaction (see the module's docstring) and return
-    them. A conflicting step (changed since the context) is taken only if its key is in
-    `force`. `states` ({key: `Step.state`}, by default the plan's own) are what the objects
-    must still be; one that changed raises `Stale` and nothing is written."""
+) -> Undone:
+    """Take the plan's steps in one transaction (see the module's docstring); what it did.
+
+    A conflicting step (changed since the context) is taken only if its key is in `force`.
+    `states` ({key: `Step.state`} of every step, as a preview showed them; by default the
+    plan's own, of the steps taken) are what the objects must still be: one that changed
+    raises `Stale`, and nothing is written."""
     forced = set(force)
     chosen = [step for step in plan.actionable if not step.conflict or step.key in forced]
     expected = states if states is not None else {step.key: step.state for step in chosen}
@@ -223,8 +233,10 @@ def apply(
         if active is None or active["metadata"].get("user") is None:
             metadata["user"] = user.pk
     order = _dependency_order({step.model for step in chosen})
-    with transaction.atomic(using=using), pghistory.context(**metadata):
-        for step in chosen:
+    with transaction.atomic(using=using), pghistory.context(**metadata) as recorded:
+        # Every object the caller saw (the whole plan, when it passes the states it saw):
+        # one that changed since makes the preview it confirmed a preview of another state.
+        for step in plan.steps if states is not None else chosen:
             columns = {field.column for field in step.model._meta.concrete_fields}
             exists = step.model._base_manager.using(using).filter(pk=step.pk).exists()
             now = revert.current_data(step.model, step.pk, columns, using) if exists else None
@@ -236,7 +248,7 @@ def apply(
             else:
                 _event(step.before, using).revert(using=using)
         connections[using].check_constraints()
-    return chosen
+    return Undone(chosen, recorded.id)
 
 
 def _delete_row(model: type[models.Model], pk, using: str) -> None:

@@ -109,6 +109,7 @@ def pages(seeded) -> dict[str, tuple[str, str, str]]:
         "export_jsonl": ("GET", "export.jsonl", "all"),
         "context_shared": ("GET", f"context/{seeded['shared']}/", "all"),
         "context_product_only": ("GET", f"context/{seeded['product_only']}/", "product"),
+        "undo_shared": ("GET", f"context/{seeded['shared']}/undo/", "all"),
         "user": ("GET", "user/actor/", "all"),
         "stats": ("GET", "stats/", "none"),
     }
@@ -153,6 +154,7 @@ PAGE_NAMES = [
     "revert_post_product",
     "context_shared",
     "context_product_only",
+    "undo_shared",
     "user",
     "stats",
 ]
@@ -181,6 +183,7 @@ STAFF_STATUS = {
         "revert_post_product": 404,
         "context_shared": 404,
         "context_product_only": 404,
+        "undo_shared": 404,
         "user": 200,
         "stats": 403,  # superusers only
     },
@@ -204,6 +207,7 @@ STAFF_STATUS = {
         "revert_post_product": 404,
         "context_shared": 200,
         "context_product_only": 404,
+        "undo_shared": 200,
         "user": 200,
         "stats": 403,
     },
@@ -410,7 +414,7 @@ def test_pages_that_only_show_refuse_posts(client, django_user_model, seeded, su
     statuses = {}
 
     for name, (method, route, _) in pages(seeded).items():
-        if method == "GET" and not name.startswith("revert_"):
+        if method == "GET" and not name.startswith(("revert_", "undo_")):
             statuses[name] = client.post(SURFACES[surface] + route).status_code
 
     assert set(statuses.values()) == {405}

@@ -317,6 +317,7 @@ def pages(seeded) -> list[str]:
     """Every page with valid path segments, below the surface's root."""
     routes = ["", "export.csv", "export.jsonl", "stats/", f"context/{seeded['context']}/"]
     routes += ["model/shop.customer/as-of/", "model/shop.product/as-of/"]
+    routes += [f"context/{seeded['context']}/undo/"]
     for obj in seeded["objects"]:
         routes += [f"object/{obj}/", f"object/{obj}/as-of/", f"object/{obj}/compare/"]
     for slug in seeded["slugs"]:

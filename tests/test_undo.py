@@ -2,9 +2,11 @@
 `manage.py pghistory_undo`, on the example shop's models."""
 
 import io
+import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError
 
@@ -12,6 +14,7 @@ import pghistory
 from example_project.shop.models import Customer, Order, Product
 from pghistory.models import Context
 from pghistory_admin import undo
+from tests.browser import ARTIFACTS, follow, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,7 +69,7 @@ def test_the_plan_says_what_undoing_does_to_each_object(imported):
 def test_undo_puts_everything_back_except_what_changed_since(imported, admin_user):
     taken = undo.apply(undo.plan(imported["context"]), user=admin_user)
 
-    assert len(taken) == 3
+    assert len(taken.steps) == 3
     assert Customer.objects.get(pk=imported["ann"]).city == "Ghent"
     assert not Customer.objects.filter(pk=imported["bob"]).exists()
     grinder = Product.objects.get(pk=imported["grinder"])
@@ -74,6 +77,7 @@ def test_undo_puts_everything_back_except_what_changed_since(imported, admin_use
     assert Product.objects.get(pk=imported["beans"]).stock == 7  # (changed since: left alone)
     # The undo is itself recorded, in a context that names the undone one and the user.
     (recorded,) = Context.objects.filter(metadata__undo_of=str(imported["context"]))
+    assert recorded.id == taken.context_id
     assert recorded.metadata == {
         "undo_of": str(imported["context"]),
         "undone_by": admin_user.username,
@@ -132,7 +136,8 @@ def test_the_command_prints_the_plan_and_undoes(imported, admin_user):
     call_command(
         "pghistory_undo", str(imported["context"]), "--user", admin_user.username, stdout=out
     )
-    assert out.getvalue().splitlines()[-1] == "Undone: 3 object(s)."
+    (recorded,) = Context.objects.filter(metadata__undo_of=str(imported["context"]))
+    assert out.getvalue().splitlines()[-1] == f"Undone: 3 object(s), in context {recorded.id}."
     assert Customer.objects.get(pk=imported["ann"]).city == "Ghent"
 
 
@@ -149,3 +154,133 @@ def test_the_command_refuses_bad_arguments(imported, args, message):
     args = [arg.format(context=imported["context"]) for arg in args]
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command("pghistory_undo", *args, stdout=io.StringIO())
+
+
+# -- the page -------------------------------------------------------------------------------
+
+
+def test_the_context_page_links_to_the_undo_page(client, admin_user, imported):
+    client.force_login(admin_user)
+    page = client.get(f"/history/context/{imported['context']}/").content.decode()
+    assert f'href="/history/context/{imported["context"]}/undo/" class="pgh-undo-link"' in page
+
+
+def test_the_preview_lists_each_object_and_the_conflict(client, admin_user, imported):
+    client.force_login(admin_user)
+    response = client.get(f"/history/context/{imported['context']}/undo/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    steps = re.findall(r'data-object="([^"]+)"', html)
+    assert steps == [
+        f"shop.customer:{imported['ann']}",
+        f"shop.customer:{imported['bob']}",
+        f"shop.product:{imported['beans']}",
+        f"shop.product:{imported['grinder']}",
+    ]
+    assert html.count("pgh-undo-conflict") == 1
+    assert "Changed again since this request:" in html
+    assert f'name="force" value="shop.product:{imported["beans"]}"' in html
+
+
+def test_the_page_undoes_and_shows_the_new_context(client, admin_user, imported):
+    client.force_login(admin_user)
+    url = f"/history/context/{imported['context']}/undo/"
+    form = preview_form(client.get(url).content.decode())
+    response = client.post(url, form)
+    (recorded,) = Context.objects.filter(metadata__undo_of=str(imported["context"]))
+    assert response.status_code == 303
+    assert response["Location"] == f"/history/context/{recorded.id}/"
+    assert Customer.objects.get(pk=imported["ann"]).city == "Ghent"
+    assert Product.objects.get(pk=imported["beans"]).stock == 7
+
+
+def test_a_refused_undo_is_a_409_and_changes_nothing(client, admin_user, imported):
+    client.force_login(admin_user)
+    url = f"/history/context/{imported['context']}/undo/"
+    form = preview_form(client.get(url).content.decode())
+    Order.objects.create(customer_id=imported["bob"], shipping_address="Lyon")
+    response = client.post(url, form)
+    assert response.status_code == 409
+    assert "The database refused the undo, so nothing was undone:" in response.content.decode()
+    assert Customer.objects.get(pk=imported["ann"]).city == "Oslo"
+
+
+def test_a_preview_made_for_another_state_is_a_409(client, admin_user, imported):
+    client.force_login(admin_user)
+    url = f"/history/context/{imported['context']}/undo/"
+    form = preview_form(client.get(url).content.decode())
+    Customer.objects.filter(pk=imported["ann"]).update(city="Bergen")
+    response = client.post(url, form)
+    assert response.status_code == 409
+    assert "has changed again since this page was opened" in response.content.decode()
+    assert Customer.objects.filter(pk=imported["bob"]).exists()
+
+
+def test_each_step_needs_its_permission(client, django_user_model, imported):
+    staff = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    for codename in ("view_customer", "change_customer", "view_product", "change_product"):
+        staff.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(staff)
+    html = client.get(f"/history/context/{imported['context']}/undo/").content.decode()
+    assert "You may not delete customers." in html
+    assert "You may not restore products." in html
+    client.post(f"/history/context/{imported['context']}/undo/", preview_form(html))
+    assert Customer.objects.get(pk=imported["ann"]).city == "Ghent"
+    assert Customer.objects.filter(pk=imported["bob"]).exists()
+    assert not Product.objects.filter(pk=imported["grinder"]).exists()
+
+
+def test_an_unknown_context_is_a_404(client, admin_user):
+    client.force_login(admin_user)
+    assert (
+        client.get("/history/context/00000000-0000-0000-0000-000000000000/undo/").status_code
+        == 404
+    )
+
+
+def preview_form(html: str) -> dict:
+    """The preview form's hidden states (no conflict forced)."""
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
+
+
+# -- in a browser ---------------------------------------------------------------------------
+
+
+def open_undo(page, live_server, admin_user, imported):
+    admin_user.set_password("secret-pw")
+    admin_user.save()
+    sign_in(page, live_server, admin_user.username)
+    page.goto(f"{live_server.url}/history/context/{imported['context']}/")
+    follow(page, page.get_by_role("link", name="Undo this request…"))
+
+
+def test_the_undo_in_a_browser(page, live_server, admin_user, imported):
+    open_undo(page, live_server, admin_user, imported)
+    conflict = page.locator("li.pgh-undo-conflict")
+    assert conflict.get_attribute("data-object") == f"shop.product:{imported['beans']}"
+    assert "Changed again since this request:" in conflict.inner_text()
+    assert page.locator("li.pgh-undo-step").count() == 4
+    page.screenshot(path=ARTIFACTS / "undo-preview.png", full_page=True)
+    conflict.get_by_label("Undo it anyway (else it is left as it is now)").check()
+    follow(page, page.get_by_role("button", name="Undo these changes"))
+
+    (recorded,) = Context.objects.filter(metadata__undo_of=str(imported["context"]))
+    assert page.url == f"{live_server.url}/history/context/{recorded.id}/"
+    assert page.locator("dd[data-key=undo_of]").inner_text() == str(imported["context"])
+    assert Customer.objects.get(pk=imported["ann"]).city == "Ghent"
+    assert Product.objects.get(pk=imported["beans"]).stock == 5
+    assert Product.objects.filter(pk=imported["grinder"]).exists()
+
+
+def test_a_refused_undo_in_a_browser(page, live_server, admin_user, imported):
+    open_undo(page, live_server, admin_user, imported)
+    Order.objects.create(customer_id=imported["bob"], shipping_address="Lyon")
+    with page.expect_response(lambda response: response.request.method == "POST") as posted:
+        page.get_by_role("button", name="Undo these changes").click()
+    assert posted.value.status == 409
+    assert (
+        page.locator(".pgh-undo-error")
+        .inner_text()
+        .startswith("The database refused the undo, so nothing was undone:")
+    )
+    assert Customer.objects.get(pk=imported["ann"]).city == "Oslo"

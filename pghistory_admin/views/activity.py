@@ -103,6 +103,7 @@ class ContextView(EventListView):
             last_event=local_time(summary["last"]),
             total=summary["total"],
             clear_url=self.link("context", context_id),
+            undo_url=self.link("undo", context_id),
             browser_url_for_context=self.link("browser", context=str(context_id)),
             **kwargs,
         )

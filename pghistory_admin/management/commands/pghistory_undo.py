@@ -66,7 +66,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Nothing changed: the database refused the undo: {error}"
             ) from None
-        self.stdout.write(f"Undone: {len(taken)} object(s).")
+        self.stdout.write(f"Undone: {len(taken.steps)} object(s), in context {taken.context_id}.")
 
 
 def describe(step: undo.Step, forced: bool = False) -> str:
