@@ -21,6 +21,7 @@ import re
 import statistics
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import ours
 from benchutil import log
@@ -32,6 +33,9 @@ EXPLAIN_OVER_MS = 100
 PAGE_BUDGET_S = 10
 #: Page 1 of the event browser, standalone and in the admin: (name, URL).
 BROWSER_PAGE_1 = ("browser, page 1", "/history/")
+#: The as-of part's customers, and their history's size.
+AS_OF_OBJECTS = 100_000
+AS_OF_EVENTS = 1_000_000
 ADMIN_BROWSER_PAGE_1 = ("admin: event browser", "/admin/pghistory_ui/event/")
 
 
@@ -206,7 +210,54 @@ class ReadBench(PageMeter):
             result["pages"] = self.read_pages()
         if "ui" in parts:
             result["ui"] = self.ui_pages()
+        if "as-of" in parts:  # (last: it adds events to the customers' history)
+            result["as_of"] = self.as_of_pages()
         return result
+
+    def as_of_pages(self) -> list[dict]:
+        """The customers' table as of a moment, once their history holds about 1,000,000
+        events of 100,000 customers: the customers are made 100,000 (one insert event each)
+        and updated, all of them at a time, until their event table has 1,000,000 events;
+        the moment is halfway through those updates, so each customer has newer events to
+        pass over."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(id) FROM shop_customer")
+            (last,) = cursor.fetchone()
+            cursor.execute(
+                "INSERT INTO shop_customer (id, name, email, city, is_vip, notes, created_at)"
+                " SELECT i, 'Customer ' || i, 'c' || i || '@example.com', 'Ghent', false, '',"
+                " now() FROM generate_series(%s, %s) i",
+                [last + 1, AS_OF_OBJECTS],
+            )
+            cursor.execute("SELECT count(*) FROM shop_customerevent")
+            (events,) = cursor.fetchone()
+            updates = max(2, round((AS_OF_EVENTS - events) / AS_OF_OBJECTS))
+            moment = None
+            for number in range(updates):
+                if number == updates // 2:
+                    cursor.execute("SELECT clock_timestamp()")
+                    (moment,) = cursor.fetchone()
+                cursor.execute("UPDATE shop_customer SET city = %s", [f"City {number}"])
+            cursor.execute("ANALYZE shop_customerevent")
+            cursor.execute("SELECT count(*), count(DISTINCT pgh_obj_id) FROM shop_customerevent")
+            events, objects = cursor.fetchone()
+        at = moment.isoformat(timespec="seconds")
+        note = f"{events:,} events of {objects:,} customers; {updates - updates // 2} newer each"
+        pages = [
+            self.page(
+                "customers' table as of a moment, page 1",
+                f"/history/model/shop.customer/as-of/?at={quote(at)}",
+            ),
+            self.page(
+                "customers' table as of a moment, after customer 50,000",
+                f"/history/model/shop.customer/as-of/?at={quote(at)}&after={AS_OF_OBJECTS // 2}",
+            ),
+        ]
+        for page in pages:
+            page["note"] = note
+        return pages
 
     # -- what to ask for --------------------------------------------------------------------
 

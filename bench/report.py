@@ -226,6 +226,8 @@ def checks(results: dict) -> list[dict]:
         )
     if reads.get("ui"):
         found += page_checks("ui", reads["ui"])
+    if reads.get("as_of"):
+        found += page_checks("as-of", reads["as_of"])
     export = (results.get("export") or {}).get("run")
     if export:
         found.append(
@@ -528,6 +530,15 @@ def reads_markdown(results: dict) -> str:
             table(
                 ["page", "URL", "server ms", "queries", "result"],
                 page_rows(reads["ui"], by_name, repeat),
+            )
+        )
+    if reads.get("as_of"):
+        text.append("### A table as of a moment\n")
+        text.append(f"{reads['as_of'][0]['note']}.\n")
+        text.append(
+            table(
+                ["page", "URL", "server ms", "queries", "result"],
+                page_rows(reads["as_of"], by_name, repeat),
             )
         )
     slow = [p for p in [*reads.get("pages", []), *reads.get("ui", [])] if p.get("explain")]

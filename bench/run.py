@@ -20,6 +20,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   ui-before-after  page 1 and the exports with a baseline commit's UI (--baseline) and the
            working tree's (or --current's), alternating, on one history
            (bench/ui_before_after.py; only with --only: it is not part of the full run)
+  as-of    a model's table as of a moment with 1,000,000 events of 100,000 customers
+           (bench/reads.py; only with --only: it adds events to the reads' history)
 
 Prints the results as a markdown table and writes them to bench/results/latest.md and
 bench/results/latest.json. See bench/README.md.
@@ -66,7 +68,7 @@ PARTS = (
     "upgrade",
 )
 #: Parts that run only when named with --only.
-OPTIONAL_PARTS = ("ui-before-after",)
+OPTIONAL_PARTS = ("ui-before-after", "as-of")
 #: django-pghistory 3.9: at most this many rows per operation, and this long.
 UPSTREAM_MAX_ROWS = 100_000
 UPSTREAM_TIMEOUT_S = 120
@@ -174,7 +176,7 @@ def main(argv=None) -> int:
     if "writes" in parts:
         recreate(upstream_url)
         results["writes"] = run_writes(config, url, upstream_url)
-    reads_parts = [part for part in ("reads", "ui") if part in parts]
+    reads_parts = [part for part in ("reads", "ui", "as-of") if part in parts]
     if reads_parts or "export" in parts:
         results["reads"] = run_reads(config, url, reads_parts)
     if "export" in parts:
