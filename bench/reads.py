@@ -343,6 +343,8 @@ class ReadBench(PageMeter):
                 "orders' table as of day 46, after order 50",
                 f"/history/model/shop.order/as-of/?at={facts['until']}&after=50",
             ),
+            self.page("api: events, page 1", "/history/api/events/"),
+            self.page("api: a context's events", f"/history/api/contexts/{facts['context']}/"),
             self.page("context page (extra)", f"/history/context/{facts['context']}/"),
             self.page("user page (extra)", f"/history/user/{facts['user']}/"),
         ]

@@ -73,7 +73,27 @@ class HistoryUI(HistoryRules):
             page("user/<str:key>/", "user", self.user_view),
             page("stats/", "stats", self.stats_view),
             page("model/<str:model>/as-of/", "table_as_of", self.table_as_of_view),
+            *self.api_urls(),
         ]
+
+    def api_urls(self) -> list:
+        """The URL patterns of the JSON API (`pghistory_admin.api`), under `api/`; none
+        without django-ninja (the optional extra `django-pghistory[api]`)."""
+        try:
+            from pghistory_admin import api
+        except ImportError:
+            return []
+        if "_api" not in self.__dict__:
+            self.__dict__["_api"] = api.build(self)
+        return [path("api/", self.__dict__["_api"].urls)]
+
+    def api_auth(self) -> list:
+        """The API's django-ninja auth classes: by default the session of a user `can_browse`
+        lets in. Return more (an `HttpBearer` that maps a token to a staff user, say) to let
+        other clients in."""
+        from pghistory_admin.api import StaffSession
+
+        return [StaffSession(self)]
 
     def wrap_view(self, view):
         """`view`, as the URL patterns serve it."""
