@@ -55,6 +55,7 @@ class BrowserView(EventListView):
                 "export_csv_url": self.link("export_csv") + query_string(request, **fixed),
                 "export_jsonl_url": self.link("export_jsonl") + query_string(request, **fixed),
                 "table_as_of_url": self.table_as_of_url(),
+                "api_url": self.api_url(),
             }
         )
         context.setdefault("title", "Events")
@@ -64,6 +65,13 @@ class BrowserView(EventListView):
         if context["page"] is not None:
             context.setdefault("estimate", self.estimate())
         return context
+
+    def api_url(self) -> str | None:
+        """The same events from the JSON API (None when it is not installed)."""
+        if not self.ui.api_urls():
+            return None
+        fixed = self.fixed_filters()
+        return f"{self.ui.page_url('browser')}api/events/{query_string(self.request, **fixed)}"
 
     def table_as_of_url(self) -> str | None:
         """The link to the chosen model's table as of a moment, when one model is chosen."""
