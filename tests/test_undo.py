@@ -284,3 +284,17 @@ def test_a_refused_undo_in_a_browser(page, live_server, admin_user, imported):
         .startswith("The database refused the undo, so nothing was undone:")
     )
     assert Customer.objects.get(pk=imported["ann"]).city == "Oslo"
+
+
+def test_the_undo_inside_the_admin(client, admin_user, imported):
+    client.force_login(admin_user)
+    base = "/admin/pghistory_ui/event/"
+    context = client.get(f"{base}context/{imported['context']}/").content.decode()
+    assert f'href="{base}context/{imported["context"]}/undo/" class="pgh-undo-link"' in context
+    url = f"{base}context/{imported['context']}/undo/"
+    preview = client.get(url)
+    assert preview.status_code == 200
+    response = client.post(url, preview_form(preview.content.decode()))
+    (recorded,) = Context.objects.filter(metadata__undo_of=str(imported["context"]))
+    assert (response.status_code, response["Location"]) == (303, f"{base}context/{recorded.id}/")
+    assert Customer.objects.get(pk=imported["ann"]).city == "Ghent"
