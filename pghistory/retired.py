@@ -396,8 +396,10 @@ def unrecorded_columns(event: models.Model) -> list[str]:
         for column in history(table, event._state.db or DEFAULT_DB_ALIAS).columns
         if not column.retired and column.since
     ]
+    if not marked:
+        return []
     row = _event_row(event, ())
-    if not marked or row is None:
+    if row is None:
         return []
     return [column.column for column in marked if not column.records(row[0])]
 

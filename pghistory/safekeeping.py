@@ -230,7 +230,7 @@ def _loss(app_label, operation, backwards, apps, connection) -> tuple[str, str, 
     if backwards:
         if kind is migrations.CreateModel:
             model = _model(apps, app_label, operation.name_lower)
-            if is_event_model(model) and _holds_rows(connection, model._meta.db_table):
+            if is_event_model(model) and _exists(connection, model._meta.db_table):
                 return (
                     f"CreateModel({operation.name}), unapplied",
                     f"drops the table of {model._meta.label} and every event in it",
@@ -250,7 +250,7 @@ def _loss(app_label, operation, backwards, apps, connection) -> tuple[str, str, 
         return None
     if kind is migrations.DeleteModel:
         model = _model(apps, app_label, operation.name_lower)
-        if is_event_model(model) and _holds_rows(connection, model._meta.db_table):
+        if is_event_model(model) and _exists(connection, model._meta.db_table):
             return (
                 f"DeleteModel({operation.name!r})",
                 f"drops the table of {model._meta.label} and every event in it",
@@ -315,10 +315,6 @@ def _exists(connection, table: str, where: str = "") -> bool:
             return False
         cursor.execute(f"SELECT EXISTS (SELECT FROM {quote(table)}{where})")
         return cursor.fetchone()[0]
-
-
-def _holds_rows(connection, table: str) -> bool:
-    return _exists(connection, table)
 
 
 def _holds_values(connection, table: str, column: str) -> bool:

@@ -27,7 +27,7 @@ from ninja.security import SessionAuth
 
 from pghistory_admin import pagination
 from pghistory_admin.diffs import compare, load_related
-from pghistory_admin.views.base import PAGE_PARAMS, event_page
+from pghistory_admin.views.base import event_page, query_string
 
 
 class _BadRequest(Exception):
@@ -280,11 +280,7 @@ def _page(view, queryset, request):
 
 
 def _link(request, **cursor) -> str:
-    params = request.GET.copy()
-    for name in PAGE_PARAMS:
-        params.pop(name, None)
-    params.update(cursor)
-    return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+    return request.build_absolute_uri(request.path + query_string(request, **cursor))
 
 
 def _event(row) -> dict:
