@@ -17,6 +17,9 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
            writer, beside dropping it (bench/retire.py)
   upgrade  migrating a django-pghistory 3.9.2 project with N events to this package under a
            concurrent writer, as generated and split for no blocking (bench/upgrade.py)
+  load     the example project under gunicorn with concurrent writers and readers for a
+           bounded time (--load-seconds), then every write checked against its events
+           (bench/load.py)
   ui-before-after  page 1 and the exports with a baseline commit's UI (--baseline) and the
            working tree's (or --current's), alternating, on one history
            (bench/ui_before_after.py; only with --only: it is not part of the full run)
@@ -43,6 +46,7 @@ from pathlib import Path
 
 import benchutil
 import floors
+import load
 import maintenance
 import partitions
 import report
@@ -66,6 +70,7 @@ PARTS = (
     "floors",
     "retire",
     "upgrade",
+    "load",
 )
 #: Parts that run only when named with --only.
 OPTIONAL_PARTS = ("ui-before-after", "as-of")
@@ -91,6 +96,7 @@ class Config:
     cell_budget_s: float  # a cell stops repeating once its samples took this long
     export_rows: int
     profile_rows: int
+    load_seconds: float  # the load part's clients run this long
 
     @classmethod
     def from_args(cls, args) -> Config:
@@ -106,6 +112,7 @@ class Config:
                 cell_budget_s=5,
                 export_rows=args.export_rows or min(EXPORT_ROWS, args.events or 100_000),
                 profile_rows=10_000,
+                load_seconds=args.load_seconds or load.QUICK_SECONDS,
             )
         return cls(
             quick=False,
@@ -118,6 +125,7 @@ class Config:
             cell_budget_s=40,
             export_rows=args.export_rows or EXPORT_ROWS,
             profile_rows=100_000,
+            load_seconds=args.load_seconds or load.SECONDS,
         )
 
 
@@ -140,6 +148,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, help="repetitions of each measurement (5)")
     parser.add_argument(
         "--export-rows", type=int, help=f"rows of each export measured ({EXPORT_ROWS:,})"
+    )
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        help=f"load: seconds the clients run ({load.SECONDS}, --quick {load.QUICK_SECONDS})",
     )
     parser.add_argument(
         "--out", default=str(RESULTS / "latest"), help="results path, less .json / .md"
@@ -171,6 +184,7 @@ def main(argv=None) -> int:
         "floors",
         "retire",
         "upgrade",
+        "load",
     }:  # (databases of their own)
         recreate(url)
     if "writes" in parts:
@@ -195,12 +209,23 @@ def main(argv=None) -> int:
         results["retire"] = retire.run(config, url, recreate, run_child, log)
     if "upgrade" in parts:
         results["upgrade"] = upgrade.run(config, url, recreate, run_child, log)
+    if "load" in parts:
+        results["load"] = load.run(config, url, recreate, run_child, log)
 
     results["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     results["checks"] = report.checks(results)
     markdown = "".join(
         part.markdown(results)
-        for part in (report, ui_before_after, maintenance, partitions, floors, retire, upgrade)
+        for part in (
+            report,
+            ui_before_after,
+            maintenance,
+            partitions,
+            floors,
+            retire,
+            upgrade,
+            load,
+        )
     )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -276,7 +301,8 @@ def run_writes(config: Config, url: str, upstream_url: str) -> dict:
                 for side in workers:
                     for model in ("untracked", "row", "statement"):
                         cell(side, op, model, n, context)
-        cell("ours", "floor", "untracked", config.bulk_rows)
+        for floor in writes.FLOORS.values():
+            cell("ours", floor, "untracked", config.bulk_rows)
         big = []
         for op in ("bulk_create", "update"):
             for n in config.linearity_rows:

@@ -15,8 +15,9 @@ Commands:
 
 Models: "untracked", "row" (row-level triggers), "statement" (statement-level triggers).
 Operations: create, save (N single-row writes), bulk_create, update, delete (one call over N
-rows), and floor (untracked only: one INSERT ... SELECT of the rows into a copy table, then
-the same delete).
+rows), and update_floor, delete_floor (untracked only: the same statement, with one
+`INSERT ... SELECT` of the rows it wrote into a copy of the statement-level event table, made
+with `LIKE ... INCLUDING ALL`, so with the event table's own indexes).
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ from decimal import Decimal
 import benchutil
 
 ACCOUNTS = 10
+#: The floors' copy of the statement-level event table (columns, identity and indexes).
+FLOOR_COPY = "bench_floor_copy"
+#: The copy's columns the floors fill, and what fills each from the written row.
+FLOOR_COLUMNS = (
+    "pgh_created_at, pgh_label, pgh_obj_id, id, number, text, amount, flag, moment, account_id"
+)
+FLOOR_VALUES = "now(), %s, id, id, number, text, amount, flag, moment, account_id"
 CONTEXT_METADATA = {"user": 1, "url": "/bench/writes/"}
 
 
@@ -65,7 +73,6 @@ class Worker:
             "row": models.TrackedRow,
             "statement": models.TrackedStatement,
         }
-        self.copy_model = models.DeleteCopy
         self.account_model = models.Account
 
     def handle(self, command: dict) -> dict:
@@ -83,6 +90,12 @@ class Worker:
 
         call_command("migrate", run_syncdb=True, verbosity=0, interactive=False)
         pgtrigger.install()
+        event_table = connection.ops.quote_name(
+            self.models["statement"].pgh_event_model._meta.db_table
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {FLOOR_COPY}")
+            cursor.execute(f"CREATE TABLE {FLOOR_COPY} (LIKE {event_table} INCLUDING ALL)")
         self.account_model.objects.bulk_create(
             [self.account_model(name=f"account {i}") for i in range(ACCOUNTS)]
         )
@@ -110,7 +123,7 @@ class Worker:
 
         model = self.models[command["model"]]
         rows = command.get("rows", 0)
-        tables = [model._meta.db_table, self.copy_model._meta.db_table]
+        tables = [model._meta.db_table, FLOOR_COPY]
         if hasattr(model, "pgh_event_model"):
             tables.append(model.pgh_event_model._meta.db_table)
         quoted = ", ".join(connection.ops.quote_name(table) for table in tables)
@@ -222,19 +235,26 @@ class Worker:
     def op_delete(self, model, n, _):
         return model.objects.all().delete()[0]
 
-    def op_floor(self, model, n, _):
-        from django.db import connection, transaction
+    def op_update_floor(self, model, n, _):
+        return self._floor(model, "UPDATE {table} SET number = number + 1", "update")
 
-        copy = connection.ops.quote_name(self.copy_model._meta.db_table)
+    def op_delete_floor(self, model, n, _):
+        return self._floor(model, "DELETE FROM {table}", "delete")
+
+    def _floor(self, model, statement: str, label: str) -> int:
+        """`statement` on `model`'s table and one INSERT ... SELECT of the rows it wrote into
+        the copy of the event table: what a tracked bulk write costs at the least."""
+        from django.db import connection
+
         table = connection.ops.quote_name(model._meta.db_table)
-        columns = "number, text, amount, flag, moment, account_id"
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"INSERT INTO {copy} (row_id, {columns}, deleted_at)"
-                    f" SELECT id, {columns}, now() FROM {table}"
-                )
-            return model.objects.all().delete()[0]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH written AS ({statement.format(table=table)} RETURNING *)"
+                f" INSERT INTO {FLOOR_COPY} ({FLOOR_COLUMNS})"
+                f" SELECT {FLOOR_VALUES} FROM written",
+                [label],
+            )
+            return cursor.rowcount
 
     # -- helpers ----------------------------------------------------------------------------
 

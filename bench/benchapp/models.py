@@ -2,9 +2,9 @@
 foreign key) plus the primary key.
 
 `Untracked` is the baseline. `TrackedRow` and `TrackedStatement` record inserts, updates and
-deletes with row-level and statement-level triggers. `DeleteCopy` is the untracked table the
-delete floor copies deleted rows into. Only API that django-pghistory 3.9 has too is used, so
-the same models are built by either library, each in its own virtualenv and database.
+deletes with row-level and statement-level triggers. Only API that django-pghistory 3.9 has
+too is used, so the same models are built by either library, each in its own virtualenv and
+database. (The floors' copy table is made by the worker, as a copy of an event table.)
 """
 
 from django.db import models
@@ -46,16 +46,3 @@ class TrackedRow(Row):
 @pghistory.track(*trackers(), level=pghistory.Statement)
 class TrackedStatement(Row):
     pass
-
-
-class DeleteCopy(models.Model):
-    """Deleted `Untracked` rows, copied by one INSERT ... SELECT (the delete floor)."""
-
-    row_id = models.BigIntegerField()
-    number = models.IntegerField()
-    text = models.TextField()
-    amount = models.DecimalField(max_digits=12, decimal_places=2)
-    flag = models.BooleanField()
-    moment = models.DateTimeField()
-    account_id = models.BigIntegerField()
-    deleted_at = models.DateTimeField()

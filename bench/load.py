@@ -1,0 +1,558 @@
+"""The example project under load: a production WSGI server, concurrent writers and readers,
+and every write checked against the history afterwards.
+
+`run.py --only load` (and the full run) calls `run()`, which recreates a database of its own
+(the bench database's name + `_load`) and runs this file in a subprocess:
+
+    python bench/load.py --events N --seconds S [--writers W --readers R --workers K] --out FILE
+
+It migrates the example project there and fills the shop and its history with `history.py`
+(N events, 1,000,000 by default), adds W staff users for the writers and a superuser for the
+readers, and serves `example_project.wsgi` with gunicorn (K sync workers, 127.0.0.1, a free
+port, the project's own settings). W writer and R reader processes (`load_client.py`) sign in
+through the admin's login form, then for S seconds request pages one after another: writers
+edit orders, products and customers through the shop's views, readers read the history UI.
+Each request's time is taken by its client (send to last byte) and by gunicorn (its access
+log's request time, with the client's page kind in a header). Afterwards every event written
+since the clients started is read back and matched to the writes: each write must have left
+exactly its events, each in a context with the writer's user and the write's URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import benchutil
+from benchutil import log, median
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+EVENTS = 1_000_000
+QUICK_EVENTS = 100_000
+SECONDS = 60
+QUICK_SECONDS = 15
+WRITERS = 4
+READERS = 4
+WORKERS = 4
+#: The objects each writer owns (no other writer touches them), at most, of each model.
+OWNED = 500
+#: Seconds gunicorn may take to answer, clients to sign in, and clients to finish after
+#: their time is up (a request in flight may take up to load_client.REQUEST_TIMEOUT_S).
+START_TIMEOUT_S = 60
+FINISH_TIMEOUT_S = 90
+#: The shop's event tables the writers write to (and that are checked afterwards).
+CHECKED_TABLES = (
+    "shop_customerevent",
+    "shop_productevent",
+    "shop_producttagevent",
+    "shop_orderevent",
+    "shop_orderlineevent",
+)
+ACCESS_LOG_FORMAT = '%(D)s "%({x-bench-kind}i)s" %(s)s'
+COUNTS = ("events", "matched", "lost", "duplicated", "crossed", "unexplained")
+
+
+# -- run.py's side (no Django here) -----------------------------------------------------------
+
+
+def run(config, url: str, recreate, run_child, log) -> dict:
+    """Measure in a fresh `<bench database>_load` database; return the JSON results."""
+    events = QUICK_EVENTS if config.quick else EVENTS
+    log(
+        f"bench: the example project under load for {config.load_seconds} s"
+        f" ({events:,} events of history)"
+    )
+    args = ["--events", str(events), "--seconds", str(config.load_seconds)]
+    return benchutil.in_own_database(url, "_load", recreate, run_child, "load.py", args)
+
+
+def failures(measured: dict) -> dict:
+    """What must be zero: errors, and events lost, duplicated, crossed or unexplained."""
+    check = measured["check"]
+    return {
+        "errors": measured["errors"],
+        **{name: check[name] for name in ("lost", "duplicated", "crossed", "unexplained")},
+    }
+
+
+def markdown(results: dict) -> str:
+    """The load section of the report ("" when the part did not run)."""
+    measured = results.get("load")
+    if not measured:
+        return ""
+    rows = [
+        [
+            kind["kind"],
+            f"{kind['requests']:,}",
+            f"{kind['per_s']:.1f}",
+            f"{kind['client_p50_ms']:.0f}",
+            f"{kind['client_p99_ms']:.0f}",
+            fmt_ms(kind["server_p50_ms"]),
+            fmt_ms(kind["server_p99_ms"]),
+            kind["errors"],
+        ]
+        for kind in measured["kinds"]
+    ]
+    total = measured["total"]
+    rows.append(
+        [
+            "**all**",
+            f"{total['requests']:,}",
+            f"{total['per_s']:.1f}",
+            f"{total['client_p50_ms']:.0f}",
+            f"{total['client_p99_ms']:.0f}",
+            fmt_ms(total["server_p50_ms"]),
+            fmt_ms(total["server_p99_ms"]),
+            measured["errors"],
+        ]
+    )
+    headers = [
+        "page",
+        "requests",
+        "per s",
+        "client p50 ms",
+        "client p99 ms",
+        "server p50 ms",
+        "server p99 ms",
+        "errors",
+    ]
+    check = measured["check"]
+    verdict = "PASS" if not any(failures(measured).values()) else "FAIL"
+    return (
+        "\n## Under load\n\n"
+        f"The example project (`example_project.wsgi`, its own settings) served by gunicorn"
+        f" {measured['gunicorn']} with {measured['workers']} sync workers on 127.0.0.1, over a"
+        f" history of {measured['history_events']:,} events, in the database"
+        f" `{measured['database']}` (see `bench/load.py`). {measured['writers']} writers, each"
+        f" signed in as its own staff user, and {measured['readers']} readers (a superuser),"
+        " each a process requesting one page after another for"
+        f" {measured['seconds']:.0f} s. Client ms: from sending the request to its answer's"
+        " last byte, queueing for a free worker included; server ms: gunicorn's request time."
+        f" The machine's load average was {measured['load_average']} before the run.\n\n"
+        + benchutil.table(headers, rows)
+        + f"\nAfterwards, {check['writes']:,} writes ({check['expected']:,} events expected),"
+        f" {check['events']:,} events in the shop's tables since the clients started:"
+        f" {check['matched']:,} matched to their write with the writer's user and URL,"
+        f" {check['lost']} lost, {check['duplicated']} duplicated, {check['crossed']} crossed"
+        f" (wrong user, URL or no context), {check['unexplained']} written by no write;"
+        f" {measured['errors']} errors. {verdict}.\n"
+    )
+
+
+def fmt_ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}"
+
+
+# -- the measuring subprocess -----------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=EVENTS)
+    parser.add_argument("--seconds", type=float, default=SECONDS)
+    parser.add_argument("--writers", type=int, default=WRITERS)
+    parser.add_argument("--readers", type=int, default=READERS)
+    parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    import ours
+
+    ours.setup(os.environ.get("DJANGO_SETTINGS_MODULE", "ours.reads_settings"))
+    import history
+
+    shop = history.History(args.events, log=log)
+    shop.create_objects()
+    shop.grow(args.events)
+    shop.finish()
+    history_events = shop.count()
+    log(f"bench: load: a history of {history_events:,} events")
+
+    with tempfile.TemporaryDirectory(prefix="pghistory-load-") as scratch:
+        scratch = Path(scratch)
+        plan = make_plan(args)
+        watermark = high_water_marks()
+        with Server(args.workers, scratch) as server:
+            plan["port"] = server.port
+            load_average = os.getloadavg()
+            clients = drive(plan, scratch)
+            gunicorn_log = server.access_log()
+        writes = [write for client in clients for write in client["writes"]]
+        check = verify(writes, watermark)
+
+    result = summarize(clients, gunicorn_log)
+    result.update(
+        history_events=history_events,
+        writers=args.writers,
+        readers=args.readers,
+        workers=args.workers,
+        gunicorn=server.version,
+        load_average=" ".join(f"{value:.1f}" for value in load_average),
+        check=check,
+    )
+    log(
+        f"bench: load: {result['total']['requests']:,} requests, {result['errors']} errors;"
+        f" {check['writes']:,} writes, {check['matched']:,} of {check['expected']:,} events"
+        f" matched, lost {check['lost']}, duplicated {check['duplicated']},"
+        f" crossed {check['crossed']}, unexplained {check['unexplained']}"
+    )
+    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+
+
+def make_plan(args) -> dict:
+    """The users, each writer's own objects, and what the readers put in their URLs."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+    from django.db import connection
+
+    # The project's settings hash passwords with PBKDF2, which the bench's settings do not
+    # list: the hash is made with the hasher itself.
+    hasher = PBKDF2PasswordHasher()
+    user_model = get_user_model()
+
+    def account(username: str, superuser: bool) -> dict:
+        password = secrets.token_urlsafe(12)
+        user = user_model.objects.create(
+            username=username,
+            password=hasher.encode(password, hasher.salt()),
+            is_staff=True,
+            is_superuser=superuser,
+        )
+        return {"username": username, "password": password, "pk": user.pk}
+
+    count = args.writers
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM shop_customer ORDER BY id LIMIT {OWNED * count}")
+        customers = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute(
+            f"SELECT id, stock FROM shop_product WHERE is_active ORDER BY id LIMIT {OWNED * count}"
+        )
+        products = cursor.fetchall()
+        cursor.execute(
+            "SELECT id, status FROM shop_order WHERE status IN ('new', 'paid', 'shipped')"
+            f" ORDER BY id LIMIT {OWNED * count}"
+        )
+        orders = cursor.fetchall()
+        cursor.execute("SELECT id, name FROM shop_tag ORDER BY id")
+        tags = cursor.fetchall()
+        cursor.execute(
+            "SELECT max(pgh_id), min(pgh_created_at)::date, max(pgh_created_at)::date"
+            " FROM shop_orderevent"
+        )
+        last_order_event, first_day, last_day = cursor.fetchone()
+        cursor.execute("SELECT id FROM shop_order ORDER BY id LIMIT 1000")
+        timeline_orders = [pk for (pk,) in cursor.fetchall()]
+        cursor.execute("SELECT id FROM pghistory_context ORDER BY id LIMIT 1000")
+        contexts = [str(pk) for (pk,) in cursor.fetchall()]
+    middle = first_day + (last_day - first_day) / 2
+    writers = [
+        {
+            "user": account(f"load-writer-{index + 1}", superuser=False),
+            "customers": customers[index::count],
+            "products": {pk: stock for pk, stock in products[index::count]},
+            "orders": {pk: status for pk, status in orders[index::count]},
+        }
+        for index in range(count)
+    ]
+    return {
+        "seconds": args.seconds,
+        "writers": writers,
+        "readers": args.readers,
+        "reader": account("load-reader", superuser=True),
+        "tags": tags,
+        "facts": {
+            "orders": timeline_orders,
+            "last_order_event": last_order_event,
+            "contexts": contexts,
+            "since": middle.isoformat(),
+            "until": (middle + (last_day - first_day) / 12).isoformat(),
+            "export_day": middle.isoformat(),
+        },
+    }
+
+
+def high_water_marks() -> dict[str, int]:
+    """The last event id of each checked table before the clients start."""
+    from django.db import connection
+
+    marks = {}
+    with connection.cursor() as cursor:
+        for table in CHECKED_TABLES:
+            cursor.execute(f"SELECT coalesce(max(pgh_id), 0) FROM {table}")
+            marks[table] = cursor.fetchone()[0]
+    return marks
+
+
+class Server:
+    """gunicorn serving the example project, in a process group of its own, stopped (the
+    whole group) on the way out whatever happened."""
+
+    def __init__(self, workers: int, scratch: Path):
+        self.workers = workers
+        self.log_path = scratch / "access.log"
+        self.error_path = scratch / "gunicorn.log"
+        self.port = free_port()
+        self.process = None
+        self.version = None
+
+    def __enter__(self) -> Server:
+        import gunicorn
+
+        self.version = gunicorn.__version__
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("PYTHONPATH", "DJANGO_SETTINGS_MODULE", "BENCH_DATABASE_URL")
+        }
+        env["DATABASE_URL"] = os.environ["BENCH_DATABASE_URL"]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "example_project.wsgi:application",
+            f"--bind=127.0.0.1:{self.port}",
+            f"--workers={self.workers}",
+            "--worker-class=sync",
+            "--timeout=120",
+            f"--access-logfile={self.log_path}",
+            f"--access-logformat={ACCESS_LOG_FORMAT}",
+            f"--error-logfile={self.error_path}",
+        ]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        try:
+            self.wait_until_it_answers()
+        except BaseException:
+            self.__exit__()
+            raise
+        log(f"bench: load: gunicorn {self.version} ({self.workers} workers) on port {self.port}")
+        return self
+
+    def wait_until_it_answers(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        url = f"http://127.0.0.1:{self.port}/admin/login/"
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.error_path.read_text()[-2000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as answer:
+                if answer.status == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer in {START_TIMEOUT_S} s")
+            time.sleep(0.2)
+
+    def access_log(self) -> list[tuple[str, int, float]]:
+        """(page kind, status, milliseconds) of each request gunicorn logged."""
+        entries = []
+        for line in self.log_path.read_text().splitlines():
+            micros, rest = line.split(" ", 1)
+            kind, status = rest.rsplit(" ", 1)
+            entries.append((kind.strip('"'), int(status), int(micros) / 1000))
+        return entries
+
+    def __exit__(self, *exc_info) -> None:
+        stop_group(self.process, signal.SIGTERM, grace_s=20)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop_group(process: subprocess.Popen | None, sig: int, grace_s: float) -> None:
+    """Send `sig` to the process group `process` leads, then SIGKILL it if it outlives
+    `grace_s`."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def drive(plan: dict, scratch: Path) -> list[dict]:
+    """Start every client, let them go together once all have signed in, and collect what
+    each one measured. Every client is stopped on the way out whatever happened."""
+    plan_path = scratch / "plan.json"
+    plan_path.write_text(json.dumps(plan))
+    roles = [("writer", index) for index in range(len(plan["writers"]))]
+    roles += [("reader", index) for index in range(plan["readers"])]
+    clients = []
+    try:
+        for role, index in roles:
+            out = scratch / f"{role}-{index}.json"
+            command = [sys.executable, str(BENCH / "load_client.py"), "--plan", str(plan_path)]
+            command += ["--role", role, "--index", str(index), "--out", str(out)]
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            clients.append((process, out))
+        for process, _ in clients:  # (each prints "ready" once signed in)
+            if process.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"a load client did not sign in (exit {process.wait()})")
+        log(f"bench: load: {len(clients)} clients signed in; {plan['seconds']:.0f} s of load")
+        for process, _ in clients:
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        deadline = time.monotonic() + plan["seconds"] + FINISH_TIMEOUT_S
+        for process, _ in clients:
+            code = process.wait(timeout=max(1, deadline - time.monotonic()))
+            if code != 0:
+                raise RuntimeError(f"a load client failed (exit {code})")
+        return [json.loads(out.read_text()) for _, out in clients]
+    finally:
+        for process, _ in clients:
+            stop_group(process, signal.SIGKILL, grace_s=10)
+
+
+# -- the results ------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile (`share` 0.99 is p99)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def latency(kind: str, client_s: list[float], server_ms: list[float], window_s: float) -> dict:
+    return {
+        "kind": kind,
+        "requests": len(client_s),
+        "per_s": len(client_s) / window_s,
+        "client_p50_ms": percentile(client_s, 0.5) * 1000,
+        "client_p99_ms": percentile(client_s, 0.99) * 1000,
+        "client_median_ms": median(client_s) * 1000,
+        "server_p50_ms": percentile(server_ms, 0.5),
+        "server_p99_ms": percentile(server_ms, 0.99),
+    }
+
+
+def summarize(clients: list[dict], gunicorn_log: list[tuple[str, int, float]]) -> dict:
+    """Per page kind and in all: requests, requests per second over the run's window, p50
+    and p99 as the clients and as gunicorn saw them, and the errors."""
+    window_s = max(client["seconds"] for client in clients)
+    client_s: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    for client in clients:
+        for kind, seconds in client["timings"].items():
+            client_s.setdefault(kind, []).extend(seconds)
+        for kind, count in client["errors_by_kind"].items():
+            errors[kind] = errors.get(kind, 0) + count
+    server_ms: dict[str, list[float]] = {}
+    for kind, _, milliseconds in gunicorn_log:
+        if kind in client_s:
+            server_ms.setdefault(kind, []).append(milliseconds)
+    kinds = [
+        {
+            **latency(kind, client_s[kind], server_ms.get(kind, []), window_s),
+            "errors": errors.get(kind, 0),
+        }
+        for kind in sorted(client_s, key=lambda kind: (not kind.startswith("write"), kind))
+    ]
+    every = [seconds for values in client_s.values() for seconds in values]
+    logged = [milliseconds for values in server_ms.values() for milliseconds in values]
+    return {
+        "seconds": window_s,
+        "kinds": kinds,
+        "total": latency("all", every, logged, window_s),
+        "errors": sum(errors.values()),
+        "errors_by_kind": errors,
+        "error_examples": [error for client in clients for error in client["errors"]][:20],
+    }
+
+
+def verify(writes: list[dict], marks: dict[str, int]) -> dict:
+    """Match every event written since `marks` to the writes: each expected event must be
+    found exactly once (by table, label and the values the write set), in a context whose
+    user is the writer and whose URL is the write's; every event must belong to a write."""
+    from django.db import connection
+
+    rows = []
+    with connection.cursor() as cursor:
+        for table in CHECKED_TABLES:
+            cursor.execute(
+                f"SELECT e.*, c.metadata->>'user', c.metadata->>'url' FROM {table} AS e"
+                " LEFT JOIN pghistory_context AS c ON c.id = e.pgh_context_id"
+                " WHERE e.pgh_id > %s ORDER BY e.pgh_id",
+                [marks[table]],
+            )
+            names = [column.name for column in cursor.description][:-2]
+            for *values, user, url in cursor.fetchall():
+                row = dict(zip(names, values), table=table, context_user=user, context_url=url)
+                rows.append(row)
+
+    def key(table: str, label: str, match: dict) -> tuple:
+        return table, label, tuple(sorted((name, str(value)) for name, value in match.items()))
+
+    shapes = {
+        (expected["table"], expected["label"], tuple(sorted(expected["match"])))
+        for write in writes
+        for expected in write["events"]
+    }
+    found_by_key: dict[tuple, list[int]] = {}
+    for number, row in enumerate(rows):
+        for table, label, names in shapes:
+            if row["table"] == table and row["pgh_label"] == label:
+                match = {name: row[name] for name in names}
+                found_by_key.setdefault(key(table, label, match), []).append(number)
+
+    counts = dict.fromkeys(("matched", "lost", "duplicated", "crossed"), 0)
+    problems = []
+    claimed: set[int] = set()
+    for write in writes:
+        for expected in write["events"]:
+            found = found_by_key.get(key(expected["table"], expected["label"], expected["match"]))
+            if not found or found[0] in claimed:  # (claimed: another write's event)
+                outcome = "lost"
+            elif len(found) > 1:
+                outcome = "duplicated"
+            else:
+                row = rows[found[0]]
+                mine = (
+                    row["context_user"] == str(write["user"])
+                    and row["context_url"] == write["url"]
+                )
+                outcome = "matched" if mine else "crossed"
+            claimed.update(found or ())
+            counts[outcome] += 1
+            if outcome != "matched" and len(problems) < 20:
+                problems.append({"outcome": outcome, "write": write, "event": expected})
+    return {
+        "writes": len(writes),
+        "writes_by_kind": {
+            kind: sum(write["kind"] == kind for write in writes)
+            for kind in sorted({write["kind"] for write in writes})
+        },
+        "expected": sum(len(write["events"]) for write in writes),
+        "events": len(rows),
+        **counts,
+        "unexplained": len(rows) - len(claimed),
+        "problems": problems,
+    }
+
+
+if __name__ == "__main__":
+    main()
