@@ -93,32 +93,8 @@ def markdown(results: dict) -> str:
     measured = results.get("load")
     if not measured:
         return ""
-    rows = [
-        [
-            kind["kind"],
-            f"{kind['requests']:,}",
-            f"{kind['per_s']:.1f}",
-            f"{kind['client_p50_ms']:.0f}",
-            f"{kind['client_p99_ms']:.0f}",
-            fmt_ms(kind["server_p50_ms"]),
-            fmt_ms(kind["server_p99_ms"]),
-            kind["errors"],
-        ]
-        for kind in measured["kinds"]
-    ]
-    total = measured["total"]
-    rows.append(
-        [
-            "**all**",
-            f"{total['requests']:,}",
-            f"{total['per_s']:.1f}",
-            f"{total['client_p50_ms']:.0f}",
-            f"{total['client_p99_ms']:.0f}",
-            fmt_ms(total["server_p50_ms"]),
-            fmt_ms(total["server_p99_ms"]),
-            measured["errors"],
-        ]
-    )
+    rows = [row(kind, kind["kind"]) for kind in measured["kinds"]]
+    rows.append(row(measured["total"], "**all**"))
     headers = [
         "page",
         "requests",
@@ -150,6 +126,20 @@ def markdown(results: dict) -> str:
         f" (wrong user, URL or no context), {check['unexplained']} written by no write;"
         f" {measured['errors']} errors. {verdict}.\n"
     )
+
+
+def row(kind: dict, name: str) -> list:
+    """A line of the load table: a page kind's (or all requests') figures."""
+    return [
+        name,
+        f"{kind['requests']:,}",
+        f"{kind['per_s']:.1f}",
+        f"{kind['client_p50_ms']:.0f}",
+        f"{kind['client_p99_ms']:.0f}",
+        fmt_ms(kind["server_p50_ms"]),
+        fmt_ms(kind["server_p99_ms"]),
+        kind["errors"],
+    ]
 
 
 def fmt_ms(value: float | None) -> str:
@@ -477,7 +467,7 @@ def summarize(clients: list[dict], gunicorn_log: list[tuple[str, int, float]]) -
     return {
         "seconds": window_s,
         "kinds": kinds,
-        "total": latency("all", every, logged, window_s),
+        "total": {**latency("all", every, logged, window_s), "errors": sum(errors.values())},
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "error_examples": [error for client in clients for error in client["errors"]][:20],
