@@ -1,7 +1,8 @@
 """The CSV or JSON Lines export, in a process of its own so that its peak memory is its own.
 
-    python bench/export_child.py --out FILE [--limit N] [--format jsonl]
-                                    the export (its first N rows), timed
+    python bench/export_child.py --out FILE [--limit N] [--format jsonl] [--keep PATH]
+                                    the export (its first N rows), timed, with the SHA-256
+                                    of its bytes (and the bytes themselves in PATH)
     python bench/export_child.py --out FILE --profile N     where the time goes
 
 Streams `/history/export.csv` (or `export.jsonl`) through Django's test client as the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import json
 import os
@@ -46,6 +48,7 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="stop after this many rows")
     parser.add_argument("--format", choices=URLS, default="csv")
+    parser.add_argument("--keep", help="also write the exported bytes to this file")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ours.reads_settings")
@@ -62,13 +65,14 @@ def main() -> None:
     if args.profile:
         result = profile(client, args.profile, Path(args.out).with_suffix(".txt"))
     else:
-        result = export(client, args.limit, args.format)
+        result = export(client, args.limit, args.format, args.keep)
     result["libraries"] = ours.libraries()
     Path(args.out).write_text(json.dumps(result, indent=1))
 
 
-def stream(client, limit: int | None = None, fmt: str = "csv") -> tuple[int, int]:
-    """(rows, bytes) of the export in format `fmt`, stopping after `limit` rows if given."""
+def stream(client, limit: int | None = None, fmt: str = "csv", digest=None, keep=None):
+    """(rows, bytes) of the export in format `fmt`, stopping after `limit` rows if given;
+    the bytes also go to `digest` (a hashlib object) and `keep` (a binary file) if given."""
     url = URLS[fmt]
     response = client.get(url)
     if response.status_code != 200:
@@ -78,6 +82,10 @@ def stream(client, limit: int | None = None, fmt: str = "csv") -> tuple[int, int
     for chunk in content:
         lines += chunk.count(b"\n")
         size += len(chunk)
+        if digest is not None:
+            digest.update(chunk)
+        if keep is not None:
+            keep.write(chunk)
         if limit is not None and lines - HEADER_LINES[fmt] >= limit:
             break  # (the last chunk may overshoot: the rows counted are the rows received)
     if hasattr(content, "close"):
@@ -86,16 +94,19 @@ def stream(client, limit: int | None = None, fmt: str = "csv") -> tuple[int, int
     return lines - HEADER_LINES[fmt], size
 
 
-def export(client, limit: int | None, fmt: str = "csv") -> dict:
+def export(client, limit: int | None, fmt: str = "csv", keep: str | None = None) -> dict:
     before = rss_mb()
-    started = time.perf_counter()
-    rows, size = stream(client, limit, fmt)
-    seconds = time.perf_counter() - started
+    digest = hashlib.sha256()
+    with open(keep or os.devnull, "wb") as kept:
+        started = time.perf_counter()
+        rows, size = stream(client, limit, fmt, digest, kept if keep else None)
+        seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {
         "format": fmt,
         "rows": rows,
         "bytes": size,
+        "sha256": digest.hexdigest(),
         "seconds": round(seconds, 2),
         "rows_per_s": round(rows / seconds) if seconds else None,
         "rss_before_mb": round(before, 1),

@@ -2,6 +2,7 @@
 safe to open in a spreadsheet."""
 
 import csv
+import datetime
 import io
 import json
 import re
@@ -12,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import pghistory
-from example_project.shop.models import Customer, Product
+from example_project.shop.models import Customer, Order, OrderLine, Product
 from pghistory.models import Events
 from pghistory_admin import export
 
@@ -217,3 +218,200 @@ def test_a_deleted_user_reads_as_their_id_and_a_context_without_a_user_as_empty(
         ("", "/cron/restock/", "stock"),
         (str(temp_id), "/shop/products/new/", ""),
     ]
+
+
+@pytest.fixture
+def shop_day(settings, django_user_model):
+    """A day in the shop touching every kind of value an export shows: a user with a full
+    name, a deleted user, choices, money, dates, JSON, foreign keys, a redacted field, a
+    formula, quotes, commas, a line break and non-ASCII text, and a deleted object."""
+    settings.PGHISTORY_ADMIN_REDACT = {"shop.Customer": ["notes"]}
+    mia = django_user_model.objects.create_user("mia", first_name="Mia", last_name="Rossi")
+    gone = django_user_model.objects.create_user("gone")
+    with pghistory.context(user=mia.pk, url="/shop/orders/new/") as ordering:
+        zoe = Customer.objects.create(
+            name='Zoë "Z" Ng', email="zoe@example.com", city="=1+2", notes="owes 5"
+        )
+        matcha = Product.objects.create(
+            name="Matcha, ceremonial",
+            sku="M-1",
+            price=Decimal("12.50"),
+            category="tea",
+            attributes={"origin": "Uji", "grams": 30},
+        )
+        order = Order.objects.create(
+            customer=zoe,
+            shipping_address="1 Tea Lane\nKyoto",
+            placed_at=datetime.datetime(2026, 2, 28, 23, 5, 7, 250000, tzinfo=datetime.UTC),
+        )
+        line = OrderLine.objects.create(
+            order=order, product=matcha, quantity=2, unit_price=Decimal("12.50")
+        )
+    with pghistory.context(user=gone.pk, url="/shop/orders/1/pay/") as paying:
+        Order.objects.filter(pk=order.pk).update(
+            status="paid", placed_at=datetime.datetime(2026, 3, 1, 9, 30, tzinfo=datetime.UTC)
+        )
+    gone_pk = gone.pk
+    gone.delete()
+    Customer.objects.filter(pk=zoe.pk).update(notes="paid", is_vip=True, city="@home")
+    Product.objects.filter(pk=matcha.pk).update(
+        price=Decimal("11.00"), attributes={"origin": "Uji", "grams": 40}
+    )
+    line_pk = line.pk
+    line.delete()
+    times = Events.objects.order_by("-pgh_created_at", "-pgh_model", "-pgh_id").values_list(
+        "pgh_created_at", flat=True
+    )
+    return {
+        "t": [at.isoformat() for at in times],
+        "ordering": ordering.id,
+        "paying": paying.id,
+        "mia": mia.pk,
+        "gone": gone_pk,
+        "customer": zoe.pk,
+        "product": matcha.pk,
+        "order": order.pk,
+        "line": line_pk,
+    }
+
+
+def _filled(template: str, day: dict, django_user_model) -> str:
+    """`template` with the moments, keys and ids of `shop_day` (and root's last login)."""
+    root = django_user_model.objects.get(username="root")
+    values = {f"t{position}": at for position, at in enumerate(day["t"])}
+    values.update(day, login=root.last_login.isoformat(), root=root.pk)
+    return template.format(**values)
+
+
+EVERY_KIND_CSV = (
+    HEADER + "\r\n"
+    '{t0},,delete,shop.OrderLine,{line},"2 × Matcha, ceremonial",,,,\r\n'
+    '{t1},,update,shop.Product,{product},"Matcha, ceremonial (M-1)","price, attributes",'
+    '"{{""attributes"": [{{""grams"": 30, ""origin"": ""Uji""}}, {{""grams"": 40, ""origin"":'
+    ' ""Uji""}}], ""price"": [12.5, 11.0]}}",,\r\n'
+    '{t2},,update,shop.Customer,{customer},"Zoë ""Z"" Ng <zoe@example.com>",'
+    '"city, is_vip, notes","{{""city"": [""=1+2"", ""@home""], ""is_vip"": [false, true],'
+    ' ""notes"": [""[redacted]"", ""[redacted]""]}}",,\r\n'
+    "{t3},,delete,shop.StaffMember,{gone},gone,,,,\r\n"
+    '{t4},{gone},update,shop.Order,{order},Order #{order} (Paid),"status, placed_at",'
+    '"{{""placed_at"": [""2026-02-28T23:05:07.25+00:00"", ""2026-03-01T09:30:00+00:00""],'
+    ' ""status"": [""new"", ""paid""]}}",/shop/orders/1/pay/,{paying}\r\n'
+    '{t5},{gone},status_changed,shop.Order,{order},Order #{order} (Paid),"status, placed_at",'
+    '"{{""placed_at"": [""2026-02-28T23:05:07.25+00:00"", ""2026-03-01T09:30:00+00:00""],'
+    ' ""status"": [""new"", ""paid""]}}",/shop/orders/1/pay/,{paying}\r\n'
+    '{t6},mia,insert,shop.OrderLine,{line},"2 × Matcha, ceremonial",,,/shop/orders/new/,'
+    "{ordering}\r\n"
+    "{t7},mia,insert,shop.Order,{order},Order #{order} (Paid),,,/shop/orders/new/,{ordering}\r\n"
+    '{t8},mia,insert,shop.Product,{product},"Matcha, ceremonial (M-1)",,,/shop/orders/new/,'
+    "{ordering}\r\n"
+    '{t9},mia,insert,shop.Customer,{customer},"Zoë ""Z"" Ng <zoe@example.com>",,,'
+    "/shop/orders/new/,{ordering}\r\n"
+    "{t10},,insert,testapp.TrackedUser,{gone},gone,,,,\r\n"
+    "{t11},,insert,shop.StaffMember,{gone},gone,,,,\r\n"
+    "{t12},,insert,testapp.TrackedUser,{mia},mia,,,,\r\n"
+    "{t13},,insert,shop.StaffMember,{mia},Mia Rossi,,,,\r\n"
+    '{t14},,update,testapp.TrackedUser,{root},root,last_login,"{{""last_login"": [null,'
+    ' ""{login}""]}}",,\r\n'
+    "{t15},,insert,testapp.TrackedUser,{root},root,,,,\r\n"
+    "{t16},,insert,shop.StaffMember,{root},root,,,,\r\n"
+)
+
+
+def test_csv_bytes_of_every_kind_of_value(client, root, shop_day, django_user_model):
+    text = download(client.get("/history/export.csv"))
+
+    assert text == _filled(EVERY_KIND_CSV, shop_day, django_user_model)
+
+
+def _jsonl(time, user, label, model, pk, name, fields="[]", diff="{{}}", url="", context=""):
+    return (
+        f'{{{{"time": "{{{time}}}", "user": "{user}", "label": "{label}", "model": "{model}",'
+        f' "object_id": "{{{pk}}}", "object": "{name}", "changed_fields": {fields},'
+        f' "diff": {diff}, "url": "{url}", "context_id": "{context}"}}}}\n'
+    )
+
+
+EVERY_KIND_JSONL = "".join(
+    [
+        _jsonl("t0", "", "delete", "shop.OrderLine", "line", "2 × Matcha, ceremonial"),
+        _jsonl(
+            "t1",
+            "",
+            "update",
+            "shop.Product",
+            "product",
+            "Matcha, ceremonial (M-1)",
+            '["price", "attributes"]',
+            '{{"price": [12.5, 11.0], "attributes": [{{"grams": 30, "origin": "Uji"}},'
+            ' {{"grams": 40, "origin": "Uji"}}]}}',
+        ),
+        _jsonl(
+            "t2",
+            "",
+            "update",
+            "shop.Customer",
+            "customer",
+            'Zoë \\"Z\\" Ng <zoe@example.com>',
+            '["city", "is_vip", "notes"]',
+            '{{"city": ["=1+2", "@home"], "is_vip": [false, true],'
+            ' "notes": ["[redacted]", "[redacted]"]}}',
+        ),
+        _jsonl("t3", "", "delete", "shop.StaffMember", "gone", "gone"),
+        *(
+            _jsonl(
+                time,
+                "{gone}",
+                label,
+                "shop.Order",
+                "order",
+                "Order #{order} (Paid)",
+                '["status", "placed_at"]',
+                '{{"status": ["new", "paid"], "placed_at": ["2026-02-28T23:05:07.25+00:00",'
+                ' "2026-03-01T09:30:00+00:00"]}}',
+                "/shop/orders/1/pay/",
+                "{paying}",
+            )
+            for time, label in (("t4", "update"), ("t5", "status_changed"))
+        ),
+        *(
+            _jsonl(
+                time,
+                "mia",
+                "insert",
+                model,
+                pk,
+                name,
+                url="/shop/orders/new/",
+                context="{ordering}",
+            )
+            for time, model, pk, name in (
+                ("t6", "shop.OrderLine", "line", "2 × Matcha, ceremonial"),
+                ("t7", "shop.Order", "order", "Order #{order} (Paid)"),
+                ("t8", "shop.Product", "product", "Matcha, ceremonial (M-1)"),
+                ("t9", "shop.Customer", "customer", 'Zoë \\"Z\\" Ng <zoe@example.com>'),
+            )
+        ),
+        _jsonl("t10", "", "insert", "testapp.TrackedUser", "gone", "gone"),
+        _jsonl("t11", "", "insert", "shop.StaffMember", "gone", "gone"),
+        _jsonl("t12", "", "insert", "testapp.TrackedUser", "mia", "mia"),
+        _jsonl("t13", "", "insert", "shop.StaffMember", "mia", "Mia Rossi"),
+        _jsonl(
+            "t14",
+            "",
+            "update",
+            "testapp.TrackedUser",
+            "root",
+            "root",
+            '["last_login"]',
+            '{{"last_login": [null, "{login}"]}}',
+        ),
+        _jsonl("t15", "", "insert", "testapp.TrackedUser", "root", "root"),
+        _jsonl("t16", "", "insert", "shop.StaffMember", "root", "root"),
+    ]
+)
+
+
+def test_jsonl_bytes_of_every_kind_of_value(client, root, shop_day, django_user_model):
+    text = download(client.get("/history/export.jsonl"))
+
+    assert text == _filled(EVERY_KIND_JSONL, shop_day, django_user_model)
