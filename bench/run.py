@@ -10,6 +10,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   ui       the admin's event browser, History tab and timeline
   export   the CSV export of up to 1,000,000 events: rows/s, peak memory, where time goes
   maintenance  backfill and prune throughput over 1,000,000 rows (bench/maintenance.py)
+  bulk-export  pghistory_export's rows/s over 1,000,000 events, each format, beside the
+           floors (bench/bulk_export.py)
   partitions   the browser's pages on a partitioned vs a plain event table (bench/partitions.py)
   floors   what a bulk delete or update costs at the least with a copy of its rows in a table
            with or without event indexes, in plain SQL (bench/floors.py)
@@ -45,6 +47,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import benchutil
+import bulk_export
 import floors
 import load
 import maintenance
@@ -66,6 +69,7 @@ PARTS = (
     "ui",
     "export",
     "maintenance",
+    "bulk-export",
     "partitions",
     "floors",
     "retire",
@@ -180,6 +184,7 @@ def main(argv=None) -> int:
 
     if set(parts) - {
         "maintenance",
+        "bulk-export",
         "partitions",
         "floors",
         "retire",
@@ -201,6 +206,8 @@ def main(argv=None) -> int:
         )
     if "maintenance" in parts:
         results["maintenance"] = maintenance.run(config, url, recreate, run_child, log)
+    if "bulk-export" in parts:
+        results["bulk_export"] = bulk_export.run(config, url, recreate, run_child, log)
     if "partitions" in parts:
         results["partitions"] = partitions.run(config, url, recreate, run_child, log)
     if "floors" in parts:
@@ -220,6 +227,7 @@ def main(argv=None) -> int:
             report,
             ui_before_after,
             maintenance,
+            bulk_export,
             partitions,
             floors,
             retire,
