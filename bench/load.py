@@ -60,6 +60,7 @@ CHECKED_TABLES = (
     "shop_producttagevent",
     "shop_orderevent",
     "shop_orderlineevent",
+    "shop_staffmemberevent",  # (none expected: signing in changes no tracked field)
 )
 ACCESS_LOG_FORMAT = '%(D)s "%({x-bench-kind}i)s" %(s)s'
 COUNTS = ("events", "matched", "lost", "duplicated", "crossed", "unexplained")
@@ -117,6 +118,9 @@ def markdown(results: dict) -> str:
         " each a process requesting one page after another for"
         f" {measured['seconds']:.0f} s. Client ms: from sending the request to its answer's"
         " last byte, queueing for a free worker included; server ms: gunicorn's request time."
+        " The exports are one day of the orders' events (CSV, "
+        f"{measured['export_rows']['order']:,} rows) and of the customers' (JSON Lines,"
+        f" {measured['export_rows']['customer']:,} rows), {measured['export_day']}."
         f" The machine's load average was {measured['load_average']} before the run.\n\n"
         + benchutil.table(headers, rows)
         + f"\nAfterwards, {check['writes']:,} writes ({check['expected']:,} events expected),"
@@ -192,6 +196,8 @@ def main() -> None:
         gunicorn=server.version,
         load_average=" ".join(f"{value:.1f}" for value in load_average),
         check=check,
+        export_day=plan["facts"]["export_day"],
+        export_rows=plan["facts"]["export_rows"],
     )
     log(
         f"bench: load: {result['total']['requests']:,} requests, {result['errors']} errors;"
@@ -247,7 +253,15 @@ def make_plan(args) -> dict:
         timeline_orders = [pk for (pk,) in cursor.fetchall()]
         cursor.execute("SELECT id FROM pghistory_context ORDER BY id LIMIT 1000")
         contexts = [str(pk) for (pk,) in cursor.fetchall()]
-    middle = first_day + (last_day - first_day) / 2
+        middle = first_day + (last_day - first_day) / 2
+        export_rows = {}
+        for model in ("order", "customer"):  # (the readers' exports: one day of each)
+            cursor.execute(
+                f"SELECT count(*) FROM shop_{model}event"
+                " WHERE pgh_created_at >= %s AND pgh_created_at < %s + 1",
+                [middle, middle],
+            )
+            export_rows[model] = cursor.fetchone()[0]
     writers = [
         {
             "user": account(f"load-writer-{index + 1}", superuser=False),
@@ -270,6 +284,7 @@ def make_plan(args) -> dict:
             "since": middle.isoformat(),
             "until": (middle + (last_day - first_day) / 12).isoformat(),
             "export_day": middle.isoformat(),
+            "export_rows": export_rows,
         },
     }
 
@@ -477,7 +492,8 @@ def summarize(clients: list[dict], gunicorn_log: list[tuple[str, int, float]]) -
 def verify(writes: list[dict], marks: dict[str, int]) -> dict:
     """Match every event written since `marks` to the writes: each expected event must be
     found exactly once (by table, label and the values the write set), in a context whose
-    user is the writer and whose URL is the write's; every event must belong to a write."""
+    user is the writer and whose URL is the write's, all of a write's events in one context
+    that no other write's event is in; every event must belong to a write."""
     from django.db import connection
 
     rows = []
@@ -512,7 +528,9 @@ def verify(writes: list[dict], marks: dict[str, int]) -> dict:
     counts = dict.fromkeys(("matched", "lost", "duplicated", "crossed"), 0)
     problems = []
     claimed: set[int] = set()
-    for write in writes:
+    context_of_write: dict[int, object] = {}  # (a request is one context)
+    write_of_context: dict[object, int] = {}
+    for index, write in enumerate(writes):
         for expected in write["events"]:
             found = found_by_key.get(key(expected["table"], expected["label"], expected["match"]))
             if not found or found[0] in claimed:  # (claimed: another write's event)
@@ -521,9 +539,12 @@ def verify(writes: list[dict], marks: dict[str, int]) -> dict:
                 outcome = "duplicated"
             else:
                 row = rows[found[0]]
+                context = row["pgh_context_id"]
                 mine = (
                     row["context_user"] == str(write["user"])
                     and row["context_url"] == write["url"]
+                    and context_of_write.setdefault(index, context) == context
+                    and write_of_context.setdefault(context, index) == index
                 )
                 outcome = "matched" if mine else "crossed"
             claimed.update(found or ())
