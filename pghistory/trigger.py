@@ -26,19 +26,26 @@ def default_trigger_name(label: str, operation: pgtrigger.Operation) -> str:
     return re.sub(r"[^a-zA-Z0-9_-]+", "_", f"{label}_{str(operation).lower()}")
 
 
-def context_expressions(event_model: type[models.Model]) -> dict[str, str]:
+def context_expressions(event_model: type[models.Model], per_row: bool = False) -> dict[str, str]:
     """SQL for the context columns of an event model, by field name.
 
     Each is an uncorrelated scalar subquery: Postgres evaluates it once per statement, when
     the first row needs it (never for a statement that writes no event), so a statement-level
-    trigger writing N events attaches its context once, not N times.
+    trigger writing N events attaches its context once, not N times. A row-level trigger
+    (`per_row`) runs its statement once per row anyway; there the context table's id asks for
+    the setting first, so that a row written outside any context calls no function.
     """
     fields = {field.name: field for field in event_model._meta.concrete_fields}
     context_id = f"NULLIF(current_setting({literal(CONTEXT_ID_SETTING)}, TRUE), '')::UUID"
     expressions = {}
     if "pgh_context" in fields:
         if isinstance(fields["pgh_context"], models.ForeignKey):
-            expressions["pgh_context"] = "(SELECT _pgh_attach_context())"
+            expressions["pgh_context"] = (
+                f"CASE WHEN current_setting({literal(CONTEXT_ID_SETTING)}, TRUE) <> ''"
+                " THEN _pgh_attach_context() END"
+                if per_row
+                else "(SELECT _pgh_attach_context())"
+            )
         else:
             metadata = f"NULLIF(current_setting({literal(CONTEXT_METADATA_SETTING)}, TRUE), '')"
             expressions["pgh_context"] = f"(SELECT {metadata}::JSONB)"
@@ -140,9 +147,10 @@ class Event(pgtrigger.Trigger):
         joins = parent_joins(model, row_source)
 
         if statement:
-            condition = self._condition_sql(model)
-            sources = _statement_sources(model, self.operation, self.row, condition)
-            where = f" WHERE {condition}" if condition else ""
+            sources, where = _statement_sources(
+                model, self.operation, self.row, self._condition_sql(model)
+            )
+            where = f" WHERE {where}" if where else ""
             return f"{insert} {select} FROM {sources}{joins}{where}; RETURN NULL;"
         if joins:
             return f"{insert} {select} FROM (SELECT 1) AS _pgh_row{joins}; RETURN NULL;"
@@ -181,7 +189,7 @@ def event_values(
     alias of the tracked table in a backfill's SELECT)."""
     tracked = {field.name: field for field in model._meta.concrete_fields}
     concrete_model = model._meta.concrete_model
-    context = context_expressions(event_model)
+    context = context_expressions(event_model, per_row=row_source in (New, Old))
     columns, values = [], []
     for field in event_model._meta.concrete_fields:
         if field.name == "pgh_id":
@@ -223,13 +231,32 @@ def parent_joins(model: type[models.Model], row_source: str) -> str:
 
 def _statement_sources(
     model: type[models.Model], operation: pgtrigger.Operation, row: str, condition: str
-) -> str:
-    """The transition tables an event statement reads: an update's condition compares the old
-    and new rows, so it joins them by primary key."""
+) -> tuple[str, str]:
+    """The transition tables an event statement reads (its FROM), and the condition on them
+    (its WHERE, "" for none).
+
+    An update's condition compares the old and new rows, so it joins them by primary key.
+    When it is that the row changed at all (`AnyChange` over every column, the default), the
+    rows stored are those without an equal row of the same key in the other table: an anti
+    join comparing column by column, which reads the stored rows in their order and builds
+    no whole-row values.
+    """
     stored = _TRANSITION_TABLES[row]
     if str(operation) != str(pgtrigger.Update) or not condition:
-        return stored
+        return stored, condition
     pk_column = quote(model._meta.pk.column)
     old, new = _TRANSITION_TABLES[Old], _TRANSITION_TABLES[New]
     other = old if stored == new else new
-    return f"{stored} JOIN {other} ON {old}.{pk_column} = {new}.{pk_column}"
+    if condition == f"{old}.* IS DISTINCT FROM {new}.*":
+        same = "".join(
+            f" AND {other}.{column} IS NOT DISTINCT FROM {stored}.{column}"
+            for column in (
+                quote(field.column)
+                for field in model._meta.concrete_model._meta.local_concrete_fields
+            )
+        )
+        return stored, (
+            f"NOT EXISTS (SELECT FROM {other}"
+            f" WHERE {other}.{pk_column} = {stored}.{pk_column}{same})"
+        )
+    return f"{stored} JOIN {other} ON {old}.{pk_column} = {new}.{pk_column}", condition
