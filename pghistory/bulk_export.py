@@ -6,7 +6,9 @@ The `pghistory_export` command and `pghistory_prune --archive` write through it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import gzip
 import json
 import os
 import tempfile
@@ -217,7 +219,8 @@ def write_events(
     on_rows: Callable[[int], Any] | None = None,
 ) -> int:
     """Write the lines of the events `selection` holds to `out` (a binary stream), event
-    table by event table in the order of their labels, each in `pgh_id` order, and return
+    table by event table (in the order of `selection.event_models`; by default, every event
+    model's by label, then the kept tables of deleted models), each in `pgh_id` order, and return
     how many lines it wrote (no CSV header: see `header`). `on_rows` is called as lines go
     out, with how many more went."""
     if format not in FORMATS:
@@ -237,6 +240,16 @@ def count(selection: Selection, using: str = DEFAULT_DB_ALIAS) -> int:
     return sum(
         selection.queryset(event_model, using).count() for event_model in selection.chosen(using)
     )
+
+
+@contextlib.contextmanager
+def compressed(out: BinaryIO, compress: bool = True):
+    """`out`, or (`compress`) a gzip stream over it, finished on exit (`out` stays open)."""
+    if not compress:
+        yield out
+        return
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL) as zipped:
+        yield zipped
 
 
 class Output:
@@ -266,5 +279,6 @@ class Output:
             os.close(directory)
 
     def discard(self) -> None:
-        self.file.close()
+        with contextlib.suppress(OSError):  # (what is left in its buffer goes with it)
+            self.file.close()
         self.temporary.unlink(missing_ok=True)

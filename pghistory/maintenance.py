@@ -11,8 +11,9 @@ It stands on `pghistory.tables` (the SQL they share with `pghistory.partitions`)
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -273,6 +274,46 @@ class KeepLast(PruneRule):
         return doomed, (rows[-1][:2] if len(rows) == size else None)
 
 
+def _chosen(
+    event_model: type[models.Model],
+    rule: PruneRule,
+    batch_size: int,
+    using: str,
+    allow_append_only: bool,
+) -> Iterator[tuple[Any, list[int]]]:
+    """(a cursor, the pgh_ids of a batch the rule selects), each batch selected in a short
+    transaction of its own (the append-only protection lifted in it with
+    `allow_append_only`), which the cursor is in while the caller has the batch. Only events
+    up to the largest `pgh_id` when it starts are candidates."""
+    rule.check(event_model)
+    if is_append_only(event_model) and not allow_append_only:
+        raise Unsupported("its events are append-only")
+    table = event_model._meta.db_table
+    with connections[using].cursor() as cursor:
+        bound = max_pgh_id(cursor, table)
+    if bound is None:
+        return
+    after = None
+    while True:
+        with _batch_transaction(event_model, using) as cursor:
+            doomed, after = rule.next_batch(cursor, event_model, bound, after, batch_size)
+            yield cursor, doomed
+        if after is None:
+            return
+
+
+@contextlib.contextmanager
+def _batch_transaction(event_model: type[models.Model], using: str):
+    """A cursor in a short transaction of its own, with the append-only protection of
+    `event_model` lifted in it (`append_only_lifted`)."""
+    with (
+        transaction.atomic(using=using),
+        append_only_lifted(event_model, using),
+        connections[using].cursor() as cursor,
+    ):
+        yield cursor
+
+
 def prune(
     event_model: type[models.Model],
     rule: PruneRule,
@@ -292,29 +333,60 @@ def prune(
     `allow_append_only`, for this thread and within each batch's transaction
     (`pgtrigger.ignore`): other connections stay refused.
     """
-    rule.check(event_model)
-    if is_append_only(event_model) and not allow_append_only:
-        raise Unsupported("its events are append-only")
     table = event_model._meta.db_table
-    with connections[using].cursor() as cursor:
-        bound = max_pgh_id(cursor, table)
-    if bound is None:
-        return 0
-
-    deleted, after = 0, None
-    while True:
-        with (
-            transaction.atomic(using=using),
-            append_only_lifted(event_model, using),
-            connections[using].cursor() as cursor,
-        ):
-            doomed, after = rule.next_batch(cursor, event_model, bound, after, batch_size)
+    deleted = 0
+    batches = _chosen(event_model, rule, batch_size, using, allow_append_only)
+    with contextlib.closing(batches):
+        for cursor, doomed in batches:
             batch_deleted = delete_events(cursor, table, doomed) if doomed else 0
+            deleted += batch_deleted
+            if on_batch is not None:
+                on_batch(batch_deleted)
+    return deleted
+
+
+def select_pruned(
+    event_model: type[models.Model],
+    rule: PruneRule,
+    *,
+    batch_size: int = 5_000,
+    using: str = DEFAULT_DB_ALIAS,
+    allow_append_only: bool = False,
+    on_batch: Callable[[list[int]], Any] | None = None,
+) -> list[list[int]]:
+    """The batches of pgh_ids that `prune` would delete now, deleting nothing; `on_batch`
+    is called with each batch's pgh_ids within the transaction that selected them (where
+    an archive writes them)."""
+    chosen = []
+    batches = _chosen(event_model, rule, batch_size, using, allow_append_only)
+    with contextlib.closing(batches):
+        for _, doomed in batches:
+            if doomed:
+                chosen.append(doomed)
+                if on_batch is not None:
+                    on_batch(doomed)
+    return chosen
+
+
+def delete_selected(
+    event_model: type[models.Model],
+    batches: Iterable[list[int]],
+    *,
+    using: str = DEFAULT_DB_ALIAS,
+    allow_append_only: bool = False,
+    on_batch: Callable[[int], Any] | None = None,
+) -> int:
+    """Delete these batches of events of `event_model` (from `select_pruned`), each in a
+    short transaction, and return how many went (fewer if some were deleted meanwhile)."""
+    table = event_model._meta.db_table
+    deleted = 0
+    for doomed in batches:
+        with _batch_transaction(event_model, using) as cursor:
+            batch_deleted = delete_events(cursor, table, doomed)
         deleted += batch_deleted
         if on_batch is not None:
             on_batch(batch_deleted)
-        if after is None:
-            return deleted
+    return deleted
 
 
 # -- stats ------------------------------------------------------------------------------------

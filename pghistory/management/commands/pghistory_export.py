@@ -3,9 +3,7 @@ CSV, to standard output or a file, streamed with PostgreSQL's COPY."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import gzip
 import io
 import uuid
 
@@ -93,9 +91,7 @@ class Command(MaintenanceCommand):
         stream = getattr(self.stderr, "_out", self.stderr)
         if stream.isatty():  # a bar on a terminal only: a log gets nothing but the summary
             progress = self.progress(bulk_export.count(selection, database), "exporting")
-        if compress:
-            out = gzip.GzipFile(fileobj=out, mode="wb", compresslevel=bulk_export.GZIP_LEVEL)
-        with out if compress else contextlib.nullcontext():
+        with bulk_export.compressed(out, compress) as out:
             out.write(bulk_export.header(format))
             if progress is None:
                 return bulk_export.write_events(out, selection, format=format, using=database)
@@ -139,10 +135,10 @@ class Command(MaintenanceCommand):
         if value is None:
             return None
         try:
-            moment = parse_datetime(value)
-            day = None if moment is not None else parse_date(value)
+            day = parse_date(value)
+            moment = parse_datetime(value) if day is None else None
         except ValueError:
-            moment = day = None
+            day = moment = None
         if day is not None:
             moment = datetime.datetime.combine(day, datetime.time())
             if end_of_day and day < datetime.date.max:
