@@ -4,16 +4,19 @@ and every write checked against the history afterwards.
 `run.py --only load` (and the full run) calls `run()`, which recreates a database of its own
 (the bench database's name + `_load`) and runs this file in a subprocess:
 
-    python bench/load.py --events N --seconds S [--writers W --readers R --workers K] --out FILE
+    python bench/load.py --events N --seconds S --alone-seconds A [--writers W --readers R
+        --workers K] --out FILE
 
 It migrates the example project there and fills the shop and its history with `history.py`
 (N events, 1,000,000 by default), adds W staff users for the writers and a superuser for the
 readers, and serves `example_project.wsgi` with gunicorn (K sync workers, 127.0.0.1, a free
-port, the project's own settings). W writer and R reader processes (`load_client.py`) sign in
-through the admin's login form, then for S seconds request pages one after another: writers
-edit orders, products and customers through the shop's views, readers read the history UI.
-Each request's time is taken by its client (send to last byte) and by gunicorn (its access
-log's request time, with the client's page kind in a header). Afterwards every event written
+port, the project's own settings). Clients (`load_client.py`, a process each) sign in through
+the admin's login form, then request pages one after another: writers edit orders, products
+and customers through the shop's views, readers read the history UI. First one reader alone,
+then one writer alone, for A seconds each (what each page takes with no other request); then
+W writers and R readers together for S seconds. Each request's time is taken by its client
+(send to last byte) and by gunicorn (its access log's request time, with the client's page
+kind and phase in headers). Afterwards every event written
 since the clients started is read back and matched to the writes: each write must have left
 exactly its events, each in a context with the writer's user and the write's URL.
 """
@@ -44,6 +47,9 @@ EVENTS = 1_000_000
 QUICK_EVENTS = 100_000
 SECONDS = 60
 QUICK_SECONDS = 15
+#: Seconds one reader, then one writer, run alone before the load.
+ALONE_SECONDS = 15
+QUICK_ALONE_SECONDS = 5
 WRITERS = 4
 READERS = 4
 WORKERS = 4
@@ -62,7 +68,7 @@ CHECKED_TABLES = (
     "shop_orderlineevent",
     "shop_staffmemberevent",  # (none expected: signing in changes no tracked field)
 )
-ACCESS_LOG_FORMAT = '%(D)s "%({x-bench-kind}i)s" %(s)s'
+ACCESS_LOG_FORMAT = '%(D)s "%({x-bench-phase}i)s" "%({x-bench-kind}i)s" %(s)s'
 COUNTS = ("events", "matched", "lost", "duplicated", "crossed", "unexplained")
 
 
@@ -76,7 +82,9 @@ def run(config, url: str, recreate, run_child, log) -> dict:
         f"bench: the example project under load for {config.load_seconds} s"
         f" ({events:,} events of history)"
     )
+    alone = QUICK_ALONE_SECONDS if config.quick else ALONE_SECONDS
     args = ["--events", str(events), "--seconds", str(config.load_seconds)]
+    args += ["--alone-seconds", str(alone)]
     return benchutil.in_own_database(url, "_load", recreate, run_child, "load.py", args)
 
 
@@ -104,6 +112,9 @@ def markdown(results: dict) -> str:
         "client p99 ms",
         "server p50 ms",
         "server p99 ms",
+        "alone: client p50 ms",
+        "alone: server p50 ms",
+        "client p50 ÷ alone",
         "errors",
     ]
     check = measured["check"]
@@ -118,16 +129,19 @@ def markdown(results: dict) -> str:
         " each a process requesting one page after another for"
         f" {measured['seconds']:.0f} s. Client ms: from sending the request to its answer's"
         " last byte, queueing for a free worker included; server ms: gunicorn's request time."
-        " The exports are one day of the orders' events (CSV, "
+        f" *Alone*: the same pages just before, one reader and then one writer by itself"
+        f" ({measured['alone_seconds']:.0f} s each, {measured['alone']['total']['requests']:,}"
+        " requests). The exports are one day of the orders' events (CSV, "
         f"{measured['export_rows']['order']:,} rows) and of the customers' (JSON Lines,"
         f" {measured['export_rows']['customer']:,} rows), {measured['export_day']}."
         f" The machine's load average was {measured['load_average']} before the run.\n\n"
         + benchutil.table(headers, rows)
-        + f"\nAfterwards, {check['writes']:,} writes ({check['expected']:,} events expected),"
+        + f"\nAfterwards, {check['writes']:,} writes of both phases ({check['expected']:,} events expected),"
         f" {check['events']:,} events in the shop's tables since the clients started:"
         f" {check['matched']:,} matched to their write with the writer's user and URL,"
         f" {check['lost']} lost, {check['duplicated']} duplicated, {check['crossed']} crossed"
-        f" (wrong user, URL or no context), {check['unexplained']} written by no write;"
+        " (wrong user or URL, no context, or a context shared with another write),"
+        f" {check['unexplained']} written by no write;"
         f" {measured['errors']} errors. {verdict}.\n"
     )
 
@@ -142,12 +156,19 @@ def row(kind: dict, name: str) -> list:
         f"{kind['client_p99_ms']:.0f}",
         fmt_ms(kind["server_p50_ms"]),
         fmt_ms(kind["server_p99_ms"]),
+        fmt_ms(kind.get("alone_client_p50_ms")),
+        fmt_ms(kind.get("alone_server_p50_ms")),
+        fmt_ratio(kind["client_p50_ms"], kind.get("alone_client_p50_ms")),
         kind["errors"],
     ]
 
 
 def fmt_ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
+
+
+def fmt_ratio(value: float, alone: float | None) -> str:
+    return "–" if alone is None else f"{value / alone:.1f}"
 
 
 # -- the measuring subprocess -----------------------------------------------------------------
@@ -157,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=EVENTS)
     parser.add_argument("--seconds", type=float, default=SECONDS)
+    parser.add_argument("--alone-seconds", type=float, default=ALONE_SECONDS)
     parser.add_argument("--writers", type=int, default=WRITERS)
     parser.add_argument("--readers", type=int, default=READERS)
     parser.add_argument("--workers", type=int, default=WORKERS)
@@ -182,16 +204,33 @@ def main() -> None:
         with Server(args.workers, scratch) as server:
             plan["port"] = server.port
             load_average = os.getloadavg()
-            clients = drive(plan, scratch)
+            alone = [("reader", 0)], [("writer", args.writers)]  # (the spare writer)
+            phases = {
+                "alone": [
+                    client
+                    for roles in alone
+                    for client in drive(plan, scratch, roles, args.alone_seconds, "alone")
+                ],
+                "load": drive(
+                    plan,
+                    scratch,
+                    [("writer", index) for index in range(args.writers)]
+                    + [("reader", index) for index in range(args.readers)],
+                    args.seconds,
+                    "load",
+                ),
+            }
+            time.sleep(1)  # (gunicorn logs a request just after answering it)
             gunicorn_log = server.access_log()
-        writes = [write for client in clients for write in client["writes"]]
+        writes = [write for clients in phases.values() for c in clients for write in c["writes"]]
         check = verify(writes, watermark)
 
-    result = summarize(clients, gunicorn_log)
+    result = summarize(phases, gunicorn_log)
     result.update(
         history_events=history_events,
         writers=args.writers,
         readers=args.readers,
+        alone_seconds=args.alone_seconds,
         workers=args.workers,
         gunicorn=server.version,
         load_average=" ".join(f"{value:.1f}" for value in load_average),
@@ -229,7 +268,7 @@ def make_plan(args) -> dict:
         )
         return {"username": username, "password": password, "pk": user.pk}
 
-    count = args.writers
+    count = args.writers + 1  # (one more, to write alone)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM shop_customer ORDER BY id LIMIT {OWNED * count}")
         customers = [pk for (pk,) in cursor.fetchall()]
@@ -272,9 +311,7 @@ def make_plan(args) -> dict:
         for index in range(count)
     ]
     return {
-        "seconds": args.seconds,
         "writers": writers,
-        "readers": args.readers,
         "reader": account("load-reader", superuser=True),
         "tags": tags,
         "facts": {
@@ -358,13 +395,12 @@ class Server:
                 raise RuntimeError(f"gunicorn did not answer in {START_TIMEOUT_S} s")
             time.sleep(0.2)
 
-    def access_log(self) -> list[tuple[str, int, float]]:
-        """(page kind, status, milliseconds) of each request gunicorn logged."""
+    def access_log(self) -> list[tuple[str, str, float]]:
+        """(phase, page kind, milliseconds) of each request gunicorn logged."""
         entries = []
         for line in self.log_path.read_text().splitlines():
-            micros, rest = line.split(" ", 1)
-            kind, status = rest.rsplit(" ", 1)
-            entries.append((kind.strip('"'), int(status), int(micros) / 1000))
+            micros, phase, _, kind, _ = line.split('"')
+            entries.append((phase, kind, int(micros) / 1000))
         return entries
 
     def __exit__(self, *exc_info) -> None:
@@ -392,19 +428,19 @@ def stop_group(process: subprocess.Popen | None, sig: int, grace_s: float) -> No
         process.wait()
 
 
-def drive(plan: dict, scratch: Path) -> list[dict]:
-    """Start every client, let them go together once all have signed in, and collect what
-    each one measured. Every client is stopped on the way out whatever happened."""
+def drive(plan: dict, scratch: Path, roles: list, seconds: float, phase: str) -> list[dict]:
+    """Start a client for each (role, index) in `roles`, let them go together for `seconds`
+    once all have signed in, and collect what each one measured. Every client is stopped on
+    the way out whatever happened."""
     plan_path = scratch / "plan.json"
     plan_path.write_text(json.dumps(plan))
-    roles = [("writer", index) for index in range(len(plan["writers"]))]
-    roles += [("reader", index) for index in range(plan["readers"])]
     clients = []
     try:
         for role, index in roles:
-            out = scratch / f"{role}-{index}.json"
+            out = scratch / f"{phase}-{role}-{index}.json"
             command = [sys.executable, str(BENCH / "load_client.py"), "--plan", str(plan_path)]
-            command += ["--role", role, "--index", str(index), "--out", str(out)]
+            command += ["--role", role, "--index", str(index), "--seconds", str(seconds)]
+            command += ["--phase", phase, "--out", str(out)]
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.PIPE,
@@ -416,11 +452,11 @@ def drive(plan: dict, scratch: Path) -> list[dict]:
         for process, _ in clients:  # (each prints "ready" once signed in)
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"a load client did not sign in (exit {process.wait()})")
-        log(f"bench: load: {len(clients)} clients signed in; {plan['seconds']:.0f} s of load")
+        log(f"bench: load: {len(clients)} client(s) signed in; {seconds:.0f} s ({phase})")
         for process, _ in clients:
             process.stdin.write("go\n")
             process.stdin.flush()
-        deadline = time.monotonic() + plan["seconds"] + FINISH_TIMEOUT_S
+        deadline = time.monotonic() + seconds + FINISH_TIMEOUT_S
         for process, _ in clients:
             code = process.wait(timeout=max(1, deadline - time.monotonic()))
             if code != 0:
@@ -455,8 +491,27 @@ def latency(kind: str, client_s: list[float], server_ms: list[float], window_s: 
     }
 
 
-def summarize(clients: list[dict], gunicorn_log: list[tuple[str, int, float]]) -> dict:
-    """Per page kind and in all: requests, requests per second over the run's window, p50
+def summarize(phases: dict[str, list[dict]], gunicorn_log: list[tuple[str, str, float]]) -> dict:
+    """The load phase's figures (see `measure`), each page kind's with its p50 alone beside
+    it, and the errors of both phases."""
+    measured = {
+        phase: measure(clients, [(kind, ms) for at, kind, ms in gunicorn_log if at == phase])
+        for phase, clients in phases.items()
+    }
+    alone = {kind["kind"]: kind for kind in measured["alone"]["kinds"]}
+    for kind in measured["load"]["kinds"]:
+        solo = alone.get(kind["kind"], {})
+        kind["alone_client_p50_ms"] = solo.get("client_p50_ms")
+        kind["alone_server_p50_ms"] = solo.get("server_p50_ms")
+    return {
+        **measured["load"],
+        "alone": measured["alone"],
+        "errors": measured["load"]["errors"] + measured["alone"]["errors"],
+    }
+
+
+def measure(clients: list[dict], server_log: list[tuple[str, float]]) -> dict:
+    """Per page kind and in all: requests, requests per second over the phase's window, p50
     and p99 as the clients and as gunicorn saw them, and the errors."""
     window_s = max(client["seconds"] for client in clients)
     client_s: dict[str, list[float]] = {}
@@ -467,7 +522,7 @@ def summarize(clients: list[dict], gunicorn_log: list[tuple[str, int, float]]) -
         for kind, count in client["errors_by_kind"].items():
             errors[kind] = errors.get(kind, 0) + count
     server_ms: dict[str, list[float]] = {}
-    for kind, _, milliseconds in gunicorn_log:
+    for kind, milliseconds in server_log:
         if kind in client_s:
             server_ms.setdefault(kind, []).append(milliseconds)
     kinds = [

@@ -1,10 +1,12 @@
 """One client of the load part: a writer or a reader, in a process of its own (stdlib only).
 
-    python bench/load_client.py --plan PLAN.json --role writer|reader --index I --out FILE
+    python bench/load_client.py --plan PLAN.json --role writer|reader --index I --seconds S
+        --phase NAME --out FILE
 
 It signs in through the admin's login page (a real CSRF token and session cookie), prints
-`ready`, waits for a line on standard input, then requests pages for the plan's number of
-seconds (and at most MAX_REQUESTS), one at a time, over loopback. Every request is timed
+`ready`, waits for a line on standard input, then requests pages for S seconds (and at most
+MAX_REQUESTS), one at a time, over loopback, each with its kind and the phase in headers (for
+the server's log). Every request is timed
 from sending it to reading the last byte of the answer. A writer edits the objects the plan
 gave it (no other writer touches them) through the shop's views and records, for each write
 that succeeded, the URL, its user and the events that write must have left; a reader reads
@@ -48,8 +50,9 @@ class Failed(Exception):
 class Client:
     """A browser-like HTTP client of the server on `port`: cookies, CSRF, timings."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, phase: str):
         self.port = port
+        self.phase = phase
         self.cookies: dict[str, str] = {}
         self.timings: dict[str, list[float]] = {}
         self.errors: list[dict] = []
@@ -58,7 +61,7 @@ class Client:
 
     def send(self, kind: str, method: str, path: str, data: dict | None = None):
         """Send one request; return its status and body. Records its time under `kind`."""
-        headers = {"X-Bench-Kind": kind}
+        headers = {"X-Bench-Kind": kind, "X-Bench-Phase": self.phase}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{key}={value}" for key, value in self.cookies.items())
         body = None
@@ -302,10 +305,12 @@ def main() -> None:
     parser.add_argument("--plan", required=True)
     parser.add_argument("--role", choices=("writer", "reader"), required=True)
     parser.add_argument("--index", type=int, required=True)
+    parser.add_argument("--seconds", type=float, required=True)
+    parser.add_argument("--phase", required=True)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     plan = json.loads(Path(args.plan).read_text())
-    client = Client(plan["port"])
+    client = Client(plan["port"], args.phase)
     if args.role == "writer":
         account = plan["writers"][args.index]["user"]
         actor = Writer(client, plan, args.index)
@@ -318,7 +323,7 @@ def main() -> None:
     sys.stdin.readline()  # the go signal: every client has signed in
 
     started = time.perf_counter()
-    deadline = started + plan["seconds"]
+    deadline = started + args.seconds
     while time.perf_counter() < deadline and client.requests < MAX_REQUESTS:
         try:
             actor.step()
