@@ -6,8 +6,6 @@ import csv
 import gzip
 import io
 import json
-import resource
-import signal
 import uuid
 
 import pytest
@@ -17,6 +15,7 @@ from django.core.management.base import CommandError
 
 import pghistory
 from pghistory.models import Events
+from tests.limits import file_size_limit
 from tests.testapp.models import DenormContext, Note, Place, RowModel
 
 pytestmark = pytest.mark.django_db
@@ -277,22 +276,6 @@ def test_a_run_that_fails_mid_way_leaves_the_previous_file_and_no_part(places, t
 
     assert target.read_bytes() == b"yesterday's export\n"
     assert [path.name for path in tmp_path.iterdir()] == ["events.jsonl"]
-
-
-class file_size_limit:
-    """Writes of this process beyond `size` bytes in a file fail (EFBIG), as on a full disk."""
-
-    def __init__(self, size: int):
-        self.size = size
-
-    def __enter__(self):
-        self.limits = resource.getrlimit(resource.RLIMIT_FSIZE)
-        self.handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.size, self.limits[1]))
-
-    def __exit__(self, *exc_info):
-        resource.setrlimit(resource.RLIMIT_FSIZE, self.limits)
-        signal.signal(signal.SIGXFSZ, self.handler)
 
 
 # -- bad arguments ----------------------------------------------------------------------------

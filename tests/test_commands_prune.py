@@ -3,7 +3,9 @@ deleted in short batches; a dry run that counts; append-only history refused unl
 and nothing that another connection writes meanwhile is lost."""
 
 import datetime
+import gzip
 import io
+import json
 import threading
 import uuid
 
@@ -13,6 +15,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connections, transaction
 
 from pghistory import maintenance
+from tests.limits import file_size_limit
 from tests.testapp.models import Author, Book, BookTag, CustomKey, Ledger, Place, RowModel
 
 pytestmark = pytest.mark.django_db
@@ -337,3 +340,135 @@ def test_keep_last_walks_objects_with_uuid_keys_in_batches():
     assert list(events.values_list("pgh_obj_id", "pgh_id")) == sorted(
         newest.items(), key=lambda item: item[1]
     )
+
+
+# -- --archive --------------------------------------------------------------------------------
+
+
+def exported(*args) -> list[str]:
+    """pghistory_export's JSON Lines of these arguments."""
+    out = io.StringIO()
+    call_command("pghistory_export", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue().splitlines()
+
+
+def test_archive_holds_exactly_the_deleted_events_as_the_export_writes_them(history, tmp_path):
+    before = exported("testapp.RowModel", "testapp.Place")
+    archive = tmp_path / "old.jsonl"
+
+    out, _ = prune(
+        "testapp.RowModel", "testapp.Place", "--older-than", "90d", "--archive", str(archive)
+    )
+
+    first, place = history["first"], history["place"]
+    # Table by table; in each, a batch's events in pgh_id order.
+    deleted = [*sorted([first[0], first[1], history["second"][0]]), place[0]]
+    archived = archive.read_text().splitlines()
+    # The lines the export wrote of those events before the prune (their diffs against
+    # their previous events, which the prune deletes with them), byte for byte.
+    assert archived == [line for line in before if json.loads(line)["pgh_id"] in deleted]
+    assert [json.loads(line)["pgh_id"] for line in archived] == deleted
+    assert pgh_ids(RowEvent) == [first[2], first[3], *history["second"][1:]]
+    assert pgh_ids(PlaceEvent) == [place[1]]
+    assert out.splitlines()[1:] == [
+        f"Archived 4 events to {archive}.",
+        "testapp.RowModelEvent: deleted 3 events",
+        "testapp.PlaceEvent: deleted 1 event",
+        "Deleted 4 events in all.",
+    ]
+
+
+def test_a_keep_last_archive_in_batches_holds_each_diff_as_before(history, tmp_path):
+    before = exported("testapp.RowModel")
+    archive = tmp_path / "old.jsonl.gz"
+
+    prune("testapp.RowModel", "--keep-last", "1", "--batch-size", "2", "--archive", str(archive))
+
+    kept = [history["first"][-1], history["second"][-1]]
+    archived = gzip.decompress(archive.read_bytes()).decode().splitlines()
+    assert sorted(archived) == sorted(
+        line for line in before if json.loads(line)["pgh_id"] not in kept
+    )
+    assert pgh_ids(RowEvent) == kept
+
+
+def unchanged(history) -> bool:
+    rows = sorted(history["first"] + history["second"])
+    return pgh_ids(RowEvent) == rows and pgh_ids(PlaceEvent) == history["place"]
+
+
+def test_an_archive_that_cannot_be_created_deletes_nothing(history, tmp_path):
+    archive = tmp_path / "missing" / "old.jsonl"
+
+    with pytest.raises(CommandError) as error:
+        prune("--older-than", "90d", "testapp.RowModel", "--archive", str(archive))
+
+    assert str(error.value) == (
+        f"Cannot write the archive {archive}: No such file or directory. Nothing was deleted."
+    )
+    assert unchanged(history)
+
+
+def test_an_archive_whose_disk_fills_up_deletes_nothing_and_leaves_no_file(history, tmp_path):
+    archive = tmp_path / "old.jsonl"
+
+    with pytest.raises(CommandError) as error, file_size_limit(600):  # a line or two fit
+        prune(
+            "--older-than",
+            "90d",
+            "testapp.RowModel",
+            "--batch-size",
+            "1",
+            "--archive",
+            str(archive),
+        )
+
+    assert str(error.value) == (
+        f"Cannot write the archive {archive}: File too large. Nothing was deleted."
+    )
+    assert unchanged(history)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_never_replaces_a_file(history, tmp_path):
+    archive = tmp_path / "old.jsonl"
+    archive.write_text("last month's archive\n")
+
+    with pytest.raises(
+        CommandError, match="exists .an archive never replaces another.\\. Nothing"
+    ):
+        prune("--older-than", "90d", "testapp.RowModel", "--archive", str(archive))
+
+    assert archive.read_text() == "last month's archive\n"
+    assert unchanged(history)
+
+
+def test_an_archive_with_a_dry_run_is_refused(history, tmp_path):
+    with pytest.raises(CommandError, match="choose one"):
+        prune("--older-than", "90d", "--dry-run", "--archive", str(tmp_path / "a"))
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_leaves_out_and_keeps_what_is_written_meanwhile(tmp_path):
+    old = [RowModel.objects.create(int_field=i) for i in range(4)]
+    aged(RowEvent, {pgh_id: 200 for pgh_id in pgh_ids(RowEvent)})
+    rule = maintenance.OlderThan(maintenance.database_now() - datetime.timedelta(days=90))
+    writer = Writer()
+    writer.start()
+    archived = []
+    try:
+        writer.write_one()  # before the prune, and while it archives each batch
+
+        def archive(batch):
+            archived.extend(batch)
+            writer.write_one()
+
+        selected = maintenance.select_pruned(RowEvent, rule, batch_size=2, on_batch=archive)
+        deleted = maintenance.delete_selected(RowEvent, selected)
+    finally:
+        writer.finish()
+
+    assert deleted == len(archived) == len(old)
+    assert [pgh_id for batch in selected for pgh_id in batch] == archived
+    assert pgh_ids(RowEvent) == writer.written  # one before, one per batch of the two
