@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -68,6 +69,7 @@ CHECKED_TABLES = (
     "shop_orderlineevent",
     "shop_staffmemberevent",  # (none expected: signing in changes no tracked field)
 )
+PR_SET_PDEATHSIG = 1  # (linux/prctl.h)
 ACCESS_LOG_FORMAT = '%(D)s "%({x-bench-phase}i)s" "%({x-bench-kind}i)s" %(s)s'
 COUNTS = ("events", "matched", "lost", "duplicated", "crossed", "unexplained")
 
@@ -373,7 +375,9 @@ class Server:
             f"--access-logformat={ACCESS_LOG_FORMAT}",
             f"--error-logfile={self.error_path}",
         ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, start_new_session=True, preexec_fn=die_with_parent
+        )
         try:
             self.wait_until_it_answers()
         except BaseException:
@@ -413,6 +417,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def die_with_parent() -> None:
+    """In a child before it runs its program: have the kernel send it SIGTERM when this
+    process dies, even by SIGKILL, where no `finally` runs (Linux; elsewhere nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def stop_group(process: subprocess.Popen | None, sig: int, grace_s: float) -> None:
     """Send `sig` to the process group `process` leads, then SIGKILL it if it outlives
     `grace_s`."""
@@ -447,6 +458,7 @@ def drive(plan: dict, scratch: Path, roles: list, seconds: float, phase: str) ->
                 stdout=subprocess.PIPE,
                 text=True,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
             clients.append((process, out))
         for process, _ in clients:  # (each prints "ready" once signed in)
