@@ -258,6 +258,7 @@ def _branch(
     connection,
     with_diff: bool = True,
     with_context: bool = True,
+    with_data: bool = True,
 ) -> tuple[str, list] | None:
     label = event_model._meta.label
     tracked_label = event_model.pgh_tracked_model._meta.label
@@ -327,7 +328,7 @@ def _branch(
         "pgh_id": 'e."pgh_id"',
         "pgh_created_at": 'e."pgh_created_at"',
         "pgh_label": 'e."pgh_label"',
-        "pgh_data": data,
+        "pgh_data": data if with_data else "NULL",
         "pgh_diff": diff,
         "pgh_context_id": context_id_sql,
         "pgh_context": context_sql,
@@ -457,7 +458,13 @@ class TopN(NamedTuple):
         return f" WHERE {self.where}" if self.where else ""
 
 
-def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: bool = True):
+def events_sql(
+    query: Query,
+    connection,
+    top_n: TopN | None = None,
+    with_diff: bool = True,
+    with_data: bool = True,
+):
     """The derived table that stands for `Events` in `query`.
 
     With `top_n`, the query's first rows are chosen before any diff is computed: each table
@@ -466,7 +473,9 @@ def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: b
     those rows, by primary key, with their diffs. A page of newest events, an export chunk or
     one busy object's timeline then costs about a page of rows, however long the history.
     Without `with_diff`, `pgh_diff` is NULL and no branch looks up previous events (a count,
-    or a query that reads other columns only).
+    or a query that reads other columns only); without `with_data`, `pgh_data` is NULL (the
+    union's branches compute every column they have, read or not: an export that reads the
+    diffs only would build each row's JSON for nothing).
     """
     scope: Scope = query.pgh_scope
     hints = _where_hints(query)
@@ -475,7 +484,9 @@ def events_sql(query: Query, connection, top_n: TopN | None = None, with_diff: b
         chosen = event_models() + removed.event_models(connection.alias)
     branches, params, keys, keys_params = [], [], [], []
     for event_model in chosen:
-        branch = _branch(query.model, event_model, scope, hints, connection, with_diff)
+        branch = _branch(
+            query.model, event_model, scope, hints, connection, with_diff, with_data=with_data
+        )
         if branch is None:
             continue
         branch_sql, branch_params = branch
@@ -576,7 +587,13 @@ class EventsCompiler(_DerivedTableCompiler):
     """Compiles `Events` queries with the union in place of a table."""
 
     def derived_table(self) -> tuple[str, list]:
-        return events_sql(self.query, self.connection, self._top_n(), self._reads("pgh_diff"))
+        return events_sql(
+            self.query,
+            self.connection,
+            self._top_n(),
+            self._reads("pgh_diff"),
+            self._reads("pgh_data"),
+        )
 
     def _reads(self, name: str) -> bool:
         """Whether the query reads the aggregate's column `name` anywhere (its SELECT,

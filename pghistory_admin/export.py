@@ -53,24 +53,6 @@ def spreadsheet_safe(text: str) -> str:
     return text
 
 
-def _csv_cells(record: tuple) -> list[str]:
-    """A record's CSV cells. The time, the model label, the diff (a JSON object) and the
-    context id cannot start a formula; the other cells are made spreadsheet-safe."""
-    time, user, label, model, object_id, name, changed, diff, url, context_id = record
-    return [
-        time,
-        spreadsheet_safe(user),
-        spreadsheet_safe(label),
-        model,
-        spreadsheet_safe(object_id),
-        spreadsheet_safe(name),
-        spreadsheet_safe(", ".join(changed)),
-        json.dumps(diff, ensure_ascii=False, sort_keys=True) if diff else "",
-        spreadsheet_safe(url),
-        context_id,
-    ]
-
-
 #: The `Events` columns an export reads, in this order.
 _READ = [
     "pgh_created_at",
@@ -93,13 +75,14 @@ def _driver_rows(queryset) -> list[tuple]:
     return [row for block in compiler.execute_sql(MULTI) for row in block]
 
 
-def _chunks(queryset, sort: str, redacted: Redaction) -> Iterator[list[tuple]]:
-    """The export's records (the values of `COLUMNS` of each event), a chunk at a time.
+def _chunks(queryset, sort: str, redacted: Redaction, fmt: str) -> Iterator[str]:
+    """The export's lines in format `fmt`, a chunk (one block of text) at a time.
 
     Once a chunk's users and objects are named, the next chunk's query runs while this
-    chunk's records are built and written: in a thread of its own, on the same connection
-    (so in the same transaction, if one is open), which nothing else uses meanwhile."""
+    chunk's lines are written: in a thread of its own, on the same connection (so in the
+    same transaction, if one is open), which nothing else uses meanwhile."""
     records = _Records(queryset.db, redacted)
+    write = records.csv_block if fmt == "csv" else records.jsonl_block
     reader = pagination.chunks(
         queryset.values_list(*_READ),
         sort,
@@ -117,7 +100,7 @@ def _chunks(queryset, sort: str, redacted: Redaction) -> Iterator[list[tuple]]:
             while chunk is not None:
                 gone = records.learn(chunk)
                 upcoming = ahead.submit(next, reader, None)
-                yield records.build(chunk, gone)
+                yield write(chunk, gone)
                 chunk = upcoming.result()
     finally:
         connection.dec_thread_sharing()
@@ -128,52 +111,108 @@ def _share(alias: str, connection) -> None:
     connections[alias] = connection
 
 
+#: JSON as `json.dumps(value, ensure_ascii=False)` writes it (with and without sorted keys),
+#: without making an encoder per call.
+_json = json.JSONEncoder(ensure_ascii=False).encode
+_json_sorted = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+_json_text = json.encoder.encode_basestring
+#: (changed fields, diff) of an event without a diff, by format.
+_NO_DIFF = {"csv": ("", ""), "jsonl": ("[]", "{}")}
+
+
+class _Shape:
+    """How the diffs of one tracked model with one set of changed columns read: the changed
+    fields' names, and (name, column, redacted?) of each, named, ordered and redacted as the
+    pages do (`diffs.stored_fields`); and the cells that follow from them alone."""
+
+    __slots__ = ("shown", "names_cell", "names_json", "as_stored", "in_stored_order")
+
+    def __init__(self, fields, stored_order: tuple[str, ...]):
+        self.shown = [(name, column, hidden) for column, name, _, _, hidden in fields]
+        names = [name for name, _, _ in self.shown]
+        self.names_cell = spreadsheet_safe(", ".join(names))
+        self.names_json = _json(names)
+        #: The stored diff reads as the export's (each field under its column, nothing
+        #: hidden): its JSON object can be written as it was read ...
+        self.as_stored = all(name == column and not hidden for name, column, hidden in self.shown)
+        #: ... and even in the same order.
+        self.in_stored_order = self.as_stored and tuple(names) == stored_order
+
+    def diff(self, changes: dict) -> dict:
+        """The diff as the export shows it."""
+        return {
+            name: [redact(value) for value in changes[column]] if hidden else changes[column]
+            for name, column, hidden in self.shown
+        }
+
+
 class _Records:
-    """Turns an export's rows into records, remembering across chunks what it has read: the
-    contexts' metadata, the users' keys, existing objects' names, and the tracked models.
-    Only the rows that name a user or an object not seen yet go through
+    """Turns an export's rows into lines, remembering across chunks what it has read: the
+    contexts' users and URLs, the users' keys, existing objects' names, and the tracked
+    models. Only the rows that name a user or an object not seen yet go through
     `rows.load_names` (the pages' way of naming them); a deleted object is named from each
     of its events, as pages do."""
 
     def __init__(self, using: str, redacted: Redaction):
         self.using = using  # the database the events are read from
         self.redacted = redacted  # the columns of a model whose values are hidden
-        self.metadata: dict = {}  # context id: metadata (of this chunk's events)
+        self.contexts: dict = {}  # context id: (its user value, its URL), of this chunk
         self.users: dict = {}  # the metadata's user value: the user's key
         self.objects: dict = {}  # (tracked model label, object id): its name
         self.known: dict = {}  # load_names' own memory
         self.models: dict = {}  # tracked model label: the model (None if gone)
-        self.shapes: dict = {}  # (label, a diff's columns): see _shape()
+        self.shapes: dict = {}  # (label, a diff's columns): its _Shape
+        self.cells: dict = {}  # context id: its cells (see _context_cells), of this chunk
 
     def learn(self, chunk: list[tuple]) -> dict[int, str]:
         """Name the users and objects of a chunk that are not known yet (the queries);
         returns the names of deleted objects, by row (id)."""
-        self.metadata.clear()  # (a context's events are close together in time)
+        # A context's metadata is read afresh with each chunk (a context's events are close
+        # together in time, so this reads each about once).
+        self.contexts.clear()
+        self.cells.clear()
         for memory in (self.users, self.objects, self.known):
             if len(memory) > KNOWN_NAMES:
                 memory.clear()
-        return self._learn([row for row in chunk if self._unknown(row)])
+        users, objects = self.users, self.objects
+        pending = []
+        for row in chunk:
+            user = self._context(row)[0]
+            if (user is not None and _user_key(user) not in users) or (
+                (row[_AT["pgh_obj_model"]], row[_AT["pgh_obj_id"]]) not in objects
+            ):
+                pending.append(row)
+        return self._learn(pending)
 
-    def build(self, chunk: list[tuple], gone: dict[int, str]) -> list[tuple]:
-        """The chunk's records, once `learn` has named what they show (no query)."""
-        return [self._record(row, gone) for row in chunk]
+    def _context(self, row) -> tuple:
+        """(user value, URL) of the row's context."""
+        context_id = row[_AT["pgh_context_id"]]
+        if context_id is None:
+            return _no_context(row[_AT["pgh_context"]])
+        context = self.contexts.get(context_id)
+        if context is None:
+            context = self.contexts[context_id] = _no_context(row[_AT["pgh_context"]])
+        return context
 
-    def _context(self, row) -> dict:
-        context_id, raw = row[_AT["pgh_context_id"]], row[_AT["pgh_context"]]
-        metadata = self.metadata.get(context_id) if context_id is not None else None
-        if metadata is None:
-            metadata = json.loads(raw) if raw else {}
-            metadata = metadata if isinstance(metadata, dict) else {}
+    def _context_cells(self, row) -> tuple:
+        """(user, URL, context id) of the row as CSV cells, then as JSON."""
+        context_id = row[_AT["pgh_context_id"]]
+        cells = self.cells.get(context_id) if context_id is not None else None
+        if cells is None:
+            user, url = self._context(row)
+            user = "" if user is None else self.users[_user_key(user)]
+            context = "" if context_id is None else str(context_id)
+            cells = (
+                spreadsheet_safe(user),
+                spreadsheet_safe(url),
+                context,
+                _json_text(user),
+                _json_text(url),
+                _json_text(context),
+            )
             if context_id is not None:
-                self.metadata[context_id] = metadata
-        return metadata
-
-    def _unknown(self, row) -> bool:
-        user = self._context(row).get("user")
-        object_key = (row[_AT["pgh_obj_model"]], row[_AT["pgh_obj_id"]])
-        return (user is not None and _user_key(user) not in self.users) or (
-            object_key not in self.objects
-        )
+                self.cells[context_id] = cells
+        return cells
 
     def _learn(self, pending: list[tuple]) -> dict[int, str]:
         """Name the users and objects of `pending` rows; returns the names of deleted
@@ -182,7 +221,7 @@ class _Records:
             return {}
         named = []
         for row in pending:
-            metadata = self._context(row)
+            user, url = self._context(row)
             named.append(
                 EventRow(
                     slug="",
@@ -194,8 +233,8 @@ class _Records:
                     changes=[],
                     data={},
                     context_id=row[_AT["pgh_context_id"]],
-                    metadata=metadata,
-                    user_id=metadata.get("user"),
+                    metadata={"user": user, "url": url},
+                    user_id=user,
                 )
             )
         # A deleted object is named from what its event stored, read only for those events.
@@ -223,47 +262,94 @@ class _Records:
             self.models[label] = tracked_model(label)
         return self.models[label]
 
-    def _record(self, row: tuple, gone: dict[int, str]) -> tuple:
-        """The row's values of `COLUMNS`, in that order."""
-        created_at, _, _, label, object_id, event_label, diff, context_id, _ = row
-        metadata = self._context(row)
-        user = metadata.get("user")
-        changes = json.loads(diff) if diff else None
-        names, shown = self._shape(label, changes) if changes else ((), ())
-        return (
-            created_at.isoformat(),
-            "" if user is None else self.users[_user_key(user)],
-            event_label,
-            label,
-            object_id or "",
-            gone[id(row)] if id(row) in gone else self.objects.get((label, object_id), ""),
-            names,
-            {
-                name: [redact(value) for value in changes[column]] if hidden else changes[column]
-                for name, column, hidden in shown
-            },
-            context_url(metadata),
-            str(context_id) if context_id else "",
-        )
-
-    def _shape(self, label: str, changes: dict) -> tuple[list[str], list[tuple]]:
-        """(changed field names, (name, column, redacted?) of each) of a diff with these
-        columns, named, ordered and redacted as the pages do (`diffs.stored_fields`)."""
-        key = (label, tuple(changes))
+    def _shape(self, label: str, columns: tuple[str, ...]) -> _Shape:
+        key = (label, columns)
         shape = self.shapes.get(key)
         if shape is None:
             model = self._model(label)
             fields = stored_fields(
-                model, frozenset(changes), self.redacted(model), retired.reading()
-            )
-            shape = (
-                [name for _, name, _, _, _ in fields],
-                [(name, column, hidden) for column, name, _, _, hidden in fields],
+                model, frozenset(columns), self.redacted(model), retired.reading()
             )
             if len(self.shapes) > KNOWN_NAMES:
                 self.shapes.clear()
-            self.shapes[key] = shape
+            shape = self.shapes[key] = _Shape(fields, columns)
         return shape
+
+    def _diff_cells(self, label: str, diff: str | None, fmt: str) -> tuple[str, str]:
+        """(changed fields, diff) of a row's stored diff (JSON text) as `fmt` writes them."""
+        changes = json.loads(diff) if diff else None
+        if not changes:
+            return _NO_DIFF[fmt]
+        shape = self._shape(label, tuple(changes))
+        if fmt == "csv":
+            diff = _json_sorted(changes if shape.as_stored else shape.diff(changes))
+            return shape.names_cell, diff
+        return shape.names_json, _json(changes if shape.in_stored_order else shape.diff(changes))
+
+    def csv_block(self, chunk: list[tuple], gone: dict[int, str]) -> str:
+        """The CSV lines of a chunk, once `learn` has named what they show (no query)."""
+        buffer = io.StringIO()
+        cells = self._context_cells
+        objects, diff_cells = self.objects, self._diff_cells
+        labels = {}
+        rows = []
+        for row in chunk:
+            created_at, _, _, label, object_id, event_label, diff, _, _ = row
+            user, url, context, _, _, _ = cells(row)
+            name = gone[id(row)] if id(row) in gone else objects.get((label, object_id), "")
+            safe_label = labels.get(event_label)
+            if safe_label is None:
+                safe_label = labels[event_label] = spreadsheet_safe(event_label)
+            names, diff = diff_cells(label, diff, "csv")
+            rows.append(
+                (
+                    created_at.isoformat(),
+                    user,
+                    safe_label,
+                    label,
+                    spreadsheet_safe(object_id or ""),
+                    spreadsheet_safe(name),
+                    names,
+                    diff,
+                    url,
+                    context,
+                )
+            )
+        csv.writer(buffer).writerows(rows)
+        return buffer.getvalue()
+
+    def jsonl_block(self, chunk: list[tuple], gone: dict[int, str]) -> str:
+        """The JSON Lines of a chunk, once `learn` has named what they show (no query):
+        each line what `json.dumps(dict(zip(COLUMNS, values)), ensure_ascii=False)`
+        writes, put together from the JSON of each value."""
+        cells = self._context_cells
+        objects, diff_cells = self.objects, self._diff_cells
+        texts: dict = {}  # labels and model labels as JSON
+        lines = []
+        for row in chunk:
+            created_at, _, _, label, object_id, event_label, diff, _, _ = row
+            _, _, _, user, url, context = cells(row)
+            name = gone[id(row)] if id(row) in gone else objects.get((label, object_id), "")
+            if event_label not in texts:
+                texts[event_label] = _json_text(event_label)
+            if label not in texts:
+                texts[label] = _json_text(label)
+            names, diff = diff_cells(label, diff, "jsonl")
+            lines.append(
+                f'{{"time": "{created_at.isoformat()}", "user": {user},'
+                f' "label": {texts[event_label]}, "model": {texts[label]},'
+                f' "object_id": {_json_text(object_id or "")}, "object": {_json_text(name)},'
+                f' "changed_fields": {names}, "diff": {diff}, "url": {url},'
+                f' "context_id": {context}}}\n'
+            )
+        return "".join(lines)
+
+
+def _no_context(raw) -> tuple:
+    """(user value, URL) of a context's metadata as the driver gives it (JSON text)."""
+    metadata = json.loads(raw) if raw else {}
+    metadata = metadata if isinstance(metadata, dict) else {}
+    return metadata.get("user"), context_url(metadata)
 
 
 def _stored_data(rows: list[tuple], using: str) -> dict[tuple[str, int], dict]:
@@ -292,24 +378,13 @@ def _user_key(value):
 def csv_lines(queryset, sort: str, redacted: Redaction = redacted_columns) -> Iterable[str]:
     """The CSV file of `queryset`'s events in the order of `sort`: a header, then a chunk of
     lines at a time. `redacted(model)` names the columns whose values are hidden."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    yield buffer.getvalue()
-    for records in _chunks(queryset, sort, redacted):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(_csv_cells(record) for record in records)
-        yield buffer.getvalue()
+    yield ",".join(COLUMNS) + "\r\n"
+    yield from _chunks(queryset, sort, redacted, "csv")
 
 
 def jsonl_lines(queryset, sort: str, redacted: Redaction = redacted_columns) -> Iterable[str]:
     """One JSON object per event and line, in the order of `sort`."""
-    for records in _chunks(queryset, sort, redacted):
-        yield "".join(
-            json.dumps(dict(zip(COLUMNS, record, strict=True)), ensure_ascii=False) + "\n"
-            for record in records
-        )
+    yield from _chunks(queryset, sort, redacted, "jsonl")
 
 
 FORMATS = {
