@@ -8,7 +8,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
   reads    the history browser's pages and filters over N events (default 1,000,000), and
            page 1 as the history grows (100k, 1M, 10M ...)
   ui       the admin's event browser, History tab and timeline
-  export   the CSV export of up to 1,000,000 events: rows/s, peak memory, where time goes
+  export   the CSV and JSON Lines exports of up to 1,000,000 events: rows/s, peak memory,
+           CPU per row, where time goes
   maintenance  backfill and prune throughput over 1,000,000 rows (bench/maintenance.py)
   bulk-export  pghistory_export's rows/s over 1,000,000 events, each format, beside the
            floors (bench/bulk_export.py)
@@ -379,12 +380,15 @@ def run_reads(config: Config, url: str, parts: list[str], pythonpath: Path | Non
 
 
 def run_export(config: Config, url: str) -> dict:
-    log(f"bench: CSV export of up to {config.export_rows:,} events (one run)")
-    measured = run_child("export_child.py", ["--limit", str(config.export_rows)], url)
-    log(
-        f"bench:   {measured['rows']:,} rows in {measured['seconds']} s,"
-        f" peak RSS {measured['peak_rss_mb']} MB"
-    )
+    measured = {}
+    for fmt, name in (("csv", "CSV"), ("jsonl", "JSON Lines")):
+        log(f"bench: {name} export of up to {config.export_rows:,} events (one run)")
+        args = ["--limit", str(config.export_rows), "--format", fmt]
+        measured[fmt] = run_child("export_child.py", args, url)
+        log(
+            f"bench:   {measured[fmt]['rows']:,} rows in {measured[fmt]['seconds']} s,"
+            f" peak RSS {measured[fmt]['peak_rss_mb']} MB"
+        )
     log(f"bench: profiling the export's first {config.profile_rows:,} rows")
     profiled = run_child("export_child.py", ["--profile", str(config.profile_rows)], url)
     profile_text = Path(profiled["profile"])
@@ -393,7 +397,7 @@ def run_export(config: Config, url: str) -> dict:
         kept.write_text(profile_text.read_text())
         profile_text.unlink()
     profiled["profile"] = str(kept.relative_to(ROOT))
-    return {"run": measured, "profile": profiled}
+    return {"run": measured["csv"], "jsonl": measured["jsonl"], "profile": profiled}
 
 
 # -- facts about the run ----------------------------------------------------------------------
