@@ -4,6 +4,7 @@
                                     the export (its first N rows), timed, with the SHA-256
                                     of its bytes (and the bytes themselves in PATH)
     python bench/export_child.py --out FILE --profile N     where the time goes
+    python bench/export_child.py --out FILE --floor N       the least it can cost
 
 Streams `/history/export.csv` (or `export.jsonl`) through Django's test client as the
 superuser, counting rows (lines, less the CSV's header) as the chunks arrive, and reports rows
@@ -14,6 +15,12 @@ With `--profile N` it runs the first N rows under cProfile (the profile goes nex
 as .txt) and times every query as it runs: the chunk queries that read the events (one per
 2,000 rows, each a keyset query like a browser page) and the other queries (the users and
 objects each chunk names). The rest of the time is Python.
+
+With `--floor N` it measures what no export of the first N rows can do without, in this
+process and on this server: the export's own chunk queries alone, read through the driver
+as the export reads them (rows/s, Python and server CPU per row), then, over those rows
+kept in memory (100,000 at most), the standard library's least work per CSV row: reading
+the diff's JSON, writing it with sorted keys, and writing a row of ten cells.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="stop after this many rows")
     parser.add_argument("--format", choices=URLS, default="csv")
     parser.add_argument("--keep", help="also write the exported bytes to this file")
+    parser.add_argument("--floor", type=int, default=0, help="the floor over N rows")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ours.reads_settings")
@@ -62,7 +70,9 @@ def main() -> None:
 
     client = Client()
     client.force_login(get_user_model().objects.get(username=history.ADMIN))
-    if args.profile:
+    if args.floor:
+        result = floor(args.floor)
+    elif args.profile:
         result = profile(client, args.profile, Path(args.out).with_suffix(".txt"))
     else:
         result = export(client, args.limit, args.format, args.keep)
@@ -111,6 +121,27 @@ def server_cpu_s() -> tuple[int, float | None]:
     return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def server_cpu_since(before: tuple[int, float | None]) -> float | None:
+    """The server's CPU seconds since `before` (a `server_cpu_s()`), if on one connection."""
+    (pid_before, seconds_before), (pid_after, seconds_after) = before, server_cpu_s()
+    if pid_before != pid_after or seconds_before is None or seconds_after is None:
+        return None
+    return seconds_after - seconds_before
+
+
+def speed(rows: int, seconds: float, cpu: float, server: float | None) -> dict:
+    """Rows per second, and CPU per row: this process (Python, and the driver reading rows)
+    and the database server's process that ran the queries. With two CPUs an export goes no
+    faster than the larger of the two allows."""
+    return {
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds) if seconds else None,
+        "python_cpu_us_per_row": round(cpu / rows * 1e6, 1) if rows else None,
+        "server_cpu_us_per_row": round(server / rows * 1e6, 1) if rows and server else None,
+    }
+
+
 def export(client, limit: int | None, fmt: str = "csv", keep: str | None = None) -> dict:
     before = rss_mb()
     digest = hashlib.sha256()
@@ -119,24 +150,69 @@ def export(client, limit: int | None, fmt: str = "csv", keep: str | None = None)
         started, cpu_started = time.perf_counter(), time.process_time()
         rows, size = stream(client, limit, fmt, digest, kept if keep else None)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    (pid_before, server_before), (pid_after, server_after) = server_before, server_cpu_s()
-    same = pid_before == pid_after and server_before is not None  # (the same connection)
-    server = server_after - server_before if same else None
+    server = server_cpu_since(server_before)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {
         "format": fmt,
-        "rows": rows,
+        **speed(rows, seconds, cpu, server),
         "bytes": size,
         "sha256": digest.hexdigest(),
-        "seconds": round(seconds, 2),
-        "rows_per_s": round(rows / seconds) if seconds else None,
-        # CPU per row: this process (Python, and the driver reading rows) and the database
-        # server's process that ran the queries. With two CPUs the export can go no faster
-        # than the larger of the two allows.
-        "python_cpu_us_per_row": round(cpu / rows * 1e6, 1) if rows else None,
-        "server_cpu_us_per_row": round(server / rows * 1e6, 1) if rows and server else None,
         "rss_before_mb": round(before, 1),
         "peak_rss_mb": round(peak, 1),
+    }
+
+
+#: Rows kept in memory for the floor's Python part.
+FLOOR_PYTHON_ROWS = 100_000
+
+
+def floor(limit: int) -> dict:
+    import csv
+
+    from pghistory.models import Events
+    from pghistory_admin import export, pagination
+
+    reader = pagination.chunks(
+        Events.objects.values_list(*export._READ),
+        "-time",
+        export.CHUNK,
+        read=export._driver_rows,
+        key=lambda row, name: row[export._AT[name]],
+    )
+    kept: list[tuple] = []
+    rows = 0
+    server_before = server_cpu_s()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for chunk in reader:
+        rows += len(chunk)
+        if len(kept) < FLOOR_PYTHON_ROWS:
+            kept.extend(chunk)
+        if rows >= limit:
+            break
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    server = server_cpu_since(server_before)
+
+    diff_at = export._AT["pgh_diff"]
+    diffs = [row[diff_at] for row in kept]
+    cpu_started = time.process_time()
+    changes = [json.loads(diff) if diff else None for diff in diffs]
+    read_s = time.process_time() - cpu_started
+    encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+    cpu_started = time.process_time()
+    written = [encode(change) if change else "" for change in changes]
+    write_s = time.process_time() - cpu_started
+    cells = [(*map(str, row), text) for row, text in zip(kept, written, strict=True)]
+    buffer = io.StringIO()
+    cpu_started = time.process_time()
+    csv.writer(buffer).writerows(cells)
+    csv_s = time.process_time() - cpu_started
+    per_row = 1e6 / max(len(kept), 1)
+    return {
+        **speed(rows, seconds, cpu, server),
+        "python_rows": len(kept),
+        "json_read_us_per_row": round(read_s * per_row, 2),
+        "json_write_us_per_row": round(write_s * per_row, 2),
+        "csv_row_us_per_row": round(csv_s * per_row, 2),
     }
 
 

@@ -665,6 +665,37 @@ def export_markdown(results: dict) -> str:
             " which run in a read-ahead thread while the chunk before is written: the export"
             " waits for a chunk only as long as its query outlasts that.\n"
         )
+    floor = export.get("floor")
+    if floor:
+        text.append(
+            "The floor (`export_child.py --floor`): the export's chunk queries alone, read"
+            " through the driver as the export reads them, then the standard library's least"
+            f" work per CSV row over the first {floor['python_rows']:,} of those rows:\n"
+        )
+        text.append(
+            table(
+                [
+                    "rows",
+                    "queries alone: rows/s",
+                    "Python CPU µs/row",
+                    "server CPU µs/row",
+                    "diff JSON read µs/row",
+                    "diff JSON written (sorted) µs/row",
+                    "CSV row written µs/row",
+                ],
+                [
+                    [
+                        f"{floor['rows']:,}",
+                        f"{floor['rows_per_s']:,}",
+                        fmt(floor["python_cpu_us_per_row"], 1),
+                        fmt(floor["server_cpu_us_per_row"], 1),
+                        fmt(floor["json_read_us_per_row"], 1),
+                        fmt(floor["json_write_us_per_row"], 1),
+                        fmt(floor["csv_row_us_per_row"], 1),
+                    ]
+                ],
+            )
+        )
     return "\n".join(text)
 
 

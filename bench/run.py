@@ -397,7 +397,14 @@ def run_export(config: Config, url: str) -> dict:
         kept.write_text(profile_text.read_text())
         profile_text.unlink()
     profiled["profile"] = str(kept.relative_to(ROOT))
-    return {"run": measured["csv"], "jsonl": measured["jsonl"], "profile": profiled}
+    log(f"bench: the export's floor over {config.export_rows:,} events")
+    floor = run_child("export_child.py", ["--floor", str(config.export_rows)], url)
+    return {
+        "run": measured["csv"],
+        "jsonl": measured["jsonl"],
+        "profile": profiled,
+        "floor": floor,
+    }
 
 
 # -- facts about the run ----------------------------------------------------------------------
