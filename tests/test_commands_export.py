@@ -12,8 +12,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 import pghistory
+from pghistory import retired
 from pghistory.models import Events
 from tests.limits import file_size_limit
 from tests.testapp.models import DenormContext, Note, Place, RowModel
@@ -147,8 +149,6 @@ def test_every_field_type_is_the_stored_row_and_the_diff_that_events_gives():
 
 def _as_text(events):
     """Events' pgh_data and pgh_diff as the database renders them."""
-    from django.db import connection
-
     sql, params = events.values_list("pgh_data", "pgh_diff").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT pgh_data::text, pgh_diff::text FROM ({sql}) q", params)
@@ -169,6 +169,37 @@ def test_events_come_table_by_table_in_the_order_named_each_in_pgh_id_order():
         ("testapp.NoteTitleEvent", "insert"),
         ("testapp.NoteTitleEvent", "update"),
     ]
+
+
+@pytest.fixture
+def retired_column():
+    """PlaceEvent with a column `floor` that two events recorded (3 and null) and that was
+    then retired, as a removed field's column is; a third event written after."""
+    table = PlaceEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER TABLE "{table}" ADD COLUMN floor integer')
+        park = Place.objects.create(name="Park")
+        cursor.execute(f'UPDATE "{table}" SET floor = 3')
+        Place.objects.filter(pk=park.pk).update(name="Big park")
+    described = retired.StoredColumn(key="floor", column="floor", name="floor", reason="removed")
+    with connection.schema_editor() as editor:
+        retired.retire_column(editor, table, described)
+    retired.forget()
+    Place.objects.filter(pk=park.pk).update(name="Park")
+    yield
+    retired.forget()
+
+
+def test_a_retired_column_keeps_the_values_events_recorded_as_events_holds_them(retired_column):
+    events = Events.objects.across(PlaceEvent).order_by("pgh_id")
+
+    got = [(line["data"], line["diff"]) for line in lines("testapp.Place")]
+
+    assert [data.get("floor", "not recorded") for data, _ in got] == [3, None, "not recorded"]
+    assert got == [
+        (json.loads(data), json.loads(diff) if diff else None) for data, diff in _as_text(events)
+    ]
+    assert got[1][1] == {"name": ["Park", "Big park"], "floor": [3, None]}
 
 
 def test_a_denormalized_context_is_exported_from_the_event_row():
