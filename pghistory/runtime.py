@@ -163,12 +163,12 @@ def is_write(sql: str) -> bool:
     return keyword == "WITH" and _WRITE_KEYWORD.search(sql) is not None
 
 
-def _settings_sql(state: _State) -> str:
-    return (
-        f"SELECT set_config({literal(CONTEXT_ID_SETTING)}, {literal(str(state.id))}, true),"
-        f" set_config({literal(CONTEXT_METADATA_SETTING)}, {literal(state.metadata_json())},"
-        " true)"
-    )
+def _settings(state: _State) -> list[tuple[str, str]]:
+    """The transaction-local settings that carry the context: (name, quoted value)."""
+    return [
+        (CONTEXT_ID_SETTING, literal(str(state.id))),
+        (CONTEXT_METADATA_SETTING, literal(state.metadata_json())),
+    ]
 
 
 def _inject_context(execute, sql, params, many, context):
@@ -177,21 +177,29 @@ def _inject_context(execute, sql, params, many, context):
         return execute(sql, params, many, context)
 
     connection = context["connection"]
-    settings_sql = _settings_sql(state)
+    settings = _settings(state)
     server_binding = connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
     if many or server_binding:
         # These calls take one statement: the settings go first on the same cursor (past the
         # wrappers, which are bound to this call), in the same transaction.
+        calls = ", ".join(
+            f"set_config({literal(name)}, {value}, true)" for name, value in settings
+        )
         with transaction.atomic(using=connection.alias):
-            context["cursor"].cursor.execute(settings_sql)
+            context["cursor"].cursor.execute(f"SELECT {calls}")
             return execute(sql, params, many, context)
 
+    # SET LOCAL holds for the rest of the transaction, which in autocommit is the implicit
+    # one of this multi-statement string; as utility statements the two cost the server far
+    # less than a SELECT of set_config() (no plan, no row sent back).
+    prefix = "".join(f"SET LOCAL {name} = {value}; " for name, value in settings)
     if params is not None:
-        settings_sql = settings_sql.replace("%", "%%")
-    result = execute(f"{settings_sql}; {sql}", params, many, context)
+        prefix = prefix.replace("%", "%%")
+    result = execute(prefix + sql, params, many, context)
     if is_psycopg3:
         # psycopg 3 keeps the first statement's result current; the caller wants the last.
-        context["cursor"].cursor.nextset()
+        for _ in settings:
+            context["cursor"].cursor.nextset()
     return result
 
 

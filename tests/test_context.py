@@ -621,7 +621,7 @@ def test_reads_in_a_context_are_sent_unchanged():
         RowModel.objects.filter(pk=row.pk).exists()
 
     assert [query["sql"].split()[0] for query in queries.captured_queries] == ["SELECT"] * 2
-    assert not any("set_config" in query["sql"] for query in queries.captured_queries)
+    assert not any("pghistory.context" in query["sql"] for query in queries.captured_queries)
 
 
 @pytest.mark.django_db
@@ -632,8 +632,8 @@ def test_writes_in_a_context_are_sent_with_the_context_settings():
     [(context_id, _)] = _contexts()
     [query] = queries.captured_queries
     assert query["sql"].startswith(
-        f"SELECT set_config('pghistory.context_id', '{context_id}', true),"
-        " set_config('pghistory.context_metadata', '{\"source\": \"import\"}', true); INSERT"
+        f"SET LOCAL pghistory.context_id = '{context_id}';"
+        " SET LOCAL pghistory.context_metadata = '{\"source\": \"import\"}'; INSERT"
     )
 
 
