@@ -161,8 +161,18 @@ def copy_sql(
     return f"COPY ({select}) TO STDOUT WITH ({options})", params
 
 
-def _json_text(alias: str, column: str) -> str:
-    return f"COALESCE(to_json({alias}.{column})::text, 'null')"
+#: Column types whose text is their JSON text (numbers of these types, true and false).
+_JSON_AS_TEXT = {"smallint", "integer", "bigint", "boolean"}
+
+
+def _json_text(alias: str, column: str, sql_type: str | None = None) -> str:
+    """SQL of the JSON text of a column's value (`sql_type`: the column's type, if known)."""
+    text = (
+        f"{alias}.{column}::text"
+        if sql_type in _JSON_AS_TEXT
+        else f"to_json({alias}.{column})::text"
+    )
+    return f"COALESCE({text}, 'null')"
 
 
 def _json_object(members: list[tuple[str, str]]) -> str:
@@ -199,14 +209,17 @@ def _rendered_rows(
     table = quote(event_model._meta.db_table)
     joins, context_sql, context_id_sql = aggregation._context_sql(event_model, "e")
     has_obj = any(field.name == "pgh_obj" for field in event_model._meta.concrete_fields)
-    pairs = [(json.dumps(s.key), quote(s.column)) for s in sources]
+    # (key, column, its type) of each stored column.
+    stored = [
+        (s.key, quote(s.column), aggregation._column_type(s.field, connection)) for s in sources
+    ]
     data = _json_object(
-        [(s.key, _json_text("e", column)) for s, (_, column) in zip(sources, pairs, strict=True)]
+        [(key, _json_text("e", column, sql_type)) for key, column, sql_type in stored]
     )
     diff = "NULL"
     if has_obj and with_diff:
         # The previous event as Events finds it, passing over a sibling (see aggregation).
-        row = ", ".join(['p."pgh_id"', *(f"p.{column}" for _, column in pairs)])
+        row = ", ".join(['p."pgh_id"', *(f"p.{column}" for _, column, _ in stored)])
         same_values = f"{aggregation._data_sql('p', sources, history)} = " + (
             aggregation._data_sql("e", sources, history)
         )
@@ -222,15 +235,15 @@ def _rendered_rows(
                 f"CASE WHEN {aggregation._differs(source.field, column, connection)} THEN "
                 + _concat(
                     [
-                        literal(f", {key}: ["),
-                        _json_text("prev", column),
+                        literal(f", {json.dumps(key)}: ["),
+                        _json_text("prev", column, sql_type),
                         "', '",
-                        _json_text("e", column),
+                        _json_text("e", column, sql_type),
                         "']'",
                     ]
                 )
                 + " END"
-                for source, (key, column) in zip(sources, pairs, strict=True)
+                for source, (key, column, sql_type) in zip(sources, stored, strict=True)
             ]
         )
         diff = (
