@@ -40,9 +40,11 @@ COLUMNS = (
 )
 #: gzip's level: the fastest, as an export is as fast as its slowest stage.
 GZIP_LEVEL = 1
-# Every line is ISO 8601 in UTC, whatever the session's time zone.
+# When an event was written, as JSON: ISO 8601 in UTC whatever the session's time zone,
+# microseconds without their trailing zeros (as pgh_data writes times). (to_char took twice
+# as long.)
 _CREATED_AT = (
-    'to_char(q."pgh_created_at" AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')'
+    "concat(left(to_json(q.\"pgh_created_at\" AT TIME ZONE 'UTC')::text, -1), '+00:00\"')"
 )
 # COPY's CSV format with a quote and a delimiter that JSON text never holds (Postgres writes
 # control characters in JSON strings as \\u escapes) passes each line through byte for byte;
@@ -116,7 +118,7 @@ def _line_sql(event_model: type[models.Model], format: str, with_diff: bool) -> 
             literal(model),
             literal(tracked),
             'q."pgh_id"',
-            _CREATED_AT,
+            f"btrim({_CREATED_AT}, '\"')",
             'q."pgh_label"',
             'q."pgh_obj_id"',
             'q."pgh_context_id"',
@@ -129,7 +131,7 @@ def _line_sql(event_model: type[models.Model], format: str, with_diff: bool) -> 
         "model": literal(json.dumps(model)),
         "tracked_model": literal(json.dumps(tracked)),
         "pgh_id": 'q."pgh_id"',
-        "pgh_created_at": _concat(["'\"'", _CREATED_AT, "'\"'"]),
+        "pgh_created_at": _CREATED_AT,
         "pgh_label": 'to_json(q."pgh_label")',
         "pgh_obj_id": _json_text("q", '"pgh_obj_id"'),
         "pgh_context_id": _json_text("q", '"pgh_context_id"'),

@@ -3,6 +3,7 @@ and its diff as `Events` defines them, the event browser's filters, gzip, a file
 full or not at all, and bad arguments answered with a clear error."""
 
 import csv
+import datetime
 import gzip
 import io
 import json
@@ -41,7 +42,9 @@ def lines(*args) -> list[dict]:
 
 
 def iso(moment) -> str:
-    return moment.isoformat(timespec="microseconds")
+    """As the lines write times: UTC, microseconds without their trailing zeros."""
+    text = moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text.rstrip("0").rstrip(".") + "+00:00"
 
 
 @pytest.fixture
