@@ -9,14 +9,18 @@ with an apostrophe.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.db import connections
+from django.db.models import TextField
+from django.db.models.functions import Cast
 from django.db.models.sql.constants import MULTI
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -53,9 +57,9 @@ def spreadsheet_safe(text: str) -> str:
     return text
 
 
-#: The `Events` columns an export reads, in this order.
+#: The `Events` columns an export reads, in this order. The time comes last: as the driver
+#: gives it, or as text (see `_moments`).
 _READ = [
-    "pgh_created_at",
     "pgh_model",
     "pgh_id",
     "pgh_obj_model",
@@ -64,8 +68,32 @@ _READ = [
     "pgh_diff",
     "pgh_context_id",
     "pgh_context",
+    "pgh_created_at",
 ]
 _AT = {name: position for position, name in enumerate(_READ)}
+
+
+def _moments(connection) -> tuple[dict, Callable]:
+    """(the time column to read as text, as an annotation, if any; how a time is written).
+
+    Django reads a moment with a loader of its own (in Python, a few microseconds a row);
+    where its moments are in UTC and the server writes ISO dates in UTC, the server's text
+    of the moment says the same, and only becomes `isoformat()`'s text. Elsewhere the
+    moment is read as Django reads it and written by `isoformat()`."""
+    if settings.USE_TZ and connection.timezone_name == "UTC":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('DateStyle'), current_setting('TimeZone')")
+            date_style, time_zone = cursor.fetchone()
+        if date_style.startswith("ISO") and time_zone == "UTC":
+            return {"pgh_time": Cast("pgh_created_at", TextField())}, _utc_isoformat
+    return {}, datetime.datetime.isoformat
+
+
+def _utc_isoformat(text: str) -> str:
+    """The server's ISO text of a moment in UTC ("2026-03-01 09:30:00.25+00") as
+    `isoformat()` writes it ("2026-03-01T09:30:00.250000+00:00")."""
+    fraction = text[19:-3]
+    return f"{text[:10]}T{text[11:19]}{fraction.ljust(7, '0') if fraction else ''}+00:00"
 
 
 def _driver_rows(queryset) -> list[tuple]:
@@ -81,16 +109,24 @@ def _chunks(queryset, sort: str, redacted: Redaction, fmt: str) -> Iterator[str]
     Once a chunk's users and objects are named, the next chunk's query runs while this
     chunk's lines are written: in a thread of its own, on the same connection (so in the
     same transaction, if one is open), which nothing else uses meanwhile."""
-    records = _Records(queryset.db, redacted)
+    connection = connections[queryset.db]
+    as_text, isoformat = _moments(connection)
+    records = _Records(queryset.db, redacted, isoformat)
     write = records.csv_block if fmt == "csv" else records.jsonl_block
+
+    def key(row, name):
+        if as_text and name == "pgh_created_at":  # (the next chunk's bound, as a moment)
+            return datetime.datetime.fromisoformat(isoformat(row[_AT[name]]))
+        return row[_AT[name]]
+
+    columns = _READ[:-1] if as_text else _READ  # (the text, named apart, comes last too)
     reader = pagination.chunks(
-        queryset.values_list(*_READ),
+        queryset.annotate(**as_text).values_list(*columns, *as_text),
         sort,
         CHUNK,
         read=_driver_rows,
-        key=lambda row, name: row[_AT[name]],
+        key=key,
     )
-    connection = connections[queryset.db]
     connection.inc_thread_sharing()
     try:
         with ThreadPoolExecutor(
@@ -153,9 +189,10 @@ class _Records:
     `rows.load_names` (the pages' way of naming them); a deleted object is named from each
     of its events, as pages do."""
 
-    def __init__(self, using: str, redacted: Redaction):
+    def __init__(self, using: str, redacted: Redaction, isoformat: Callable):
         self.using = using  # the database the events are read from
         self.redacted = redacted  # the columns of a model whose values are hidden
+        self.isoformat = isoformat  # the text of a moment as read (see _moments)
         self.contexts: dict = {}  # context id: (its user value, its URL), of this chunk
         self.users: dict = {}  # the metadata's user value: the user's key
         self.objects: dict = {}  # (tracked model label, object id): its name
@@ -290,11 +327,11 @@ class _Records:
         """The CSV lines of a chunk, once `learn` has named what they show (no query)."""
         buffer = io.StringIO()
         cells = self._context_cells
-        objects, diff_cells = self.objects, self._diff_cells
+        objects, diff_cells, isoformat = self.objects, self._diff_cells, self.isoformat
         labels = {}
         rows = []
         for row in chunk:
-            created_at, _, _, label, object_id, event_label, diff, _, _ = row
+            _, _, label, object_id, event_label, diff, _, _, created_at = row
             user, url, context, _, _, _ = cells(row)
             name = gone[id(row)] if id(row) in gone else objects.get((label, object_id), "")
             safe_label = labels.get(event_label)
@@ -303,7 +340,7 @@ class _Records:
             names, diff = diff_cells(label, diff, "csv")
             rows.append(
                 (
-                    created_at.isoformat(),
+                    isoformat(created_at),
                     user,
                     safe_label,
                     label,
@@ -323,11 +360,11 @@ class _Records:
         each line what `json.dumps(dict(zip(COLUMNS, values)), ensure_ascii=False)`
         writes, put together from the JSON of each value."""
         cells = self._context_cells
-        objects, diff_cells = self.objects, self._diff_cells
+        objects, diff_cells, isoformat = self.objects, self._diff_cells, self.isoformat
         texts: dict = {}  # labels and model labels as JSON
         lines = []
         for row in chunk:
-            created_at, _, _, label, object_id, event_label, diff, _, _ = row
+            _, _, label, object_id, event_label, diff, _, _, created_at = row
             _, _, _, user, url, context = cells(row)
             name = gone[id(row)] if id(row) in gone else objects.get((label, object_id), "")
             if event_label not in texts:
@@ -336,7 +373,7 @@ class _Records:
                 texts[label] = _json_text(label)
             names, diff = diff_cells(label, diff, "jsonl")
             lines.append(
-                f'{{"time": "{created_at.isoformat()}", "user": {user},'
+                f'{{"time": "{isoformat(created_at)}", "user": {user},'
                 f' "label": {texts[event_label]}, "model": {texts[label]},'
                 f' "object_id": {_json_text(object_id or "")}, "object": {_json_text(name)},'
                 f' "changed_fields": {names}, "diff": {diff}, "url": {url},'

@@ -415,3 +415,40 @@ def test_jsonl_bytes_of_every_kind_of_value(client, root, shop_day, django_user_
     text = download(client.get("/history/export.jsonl"))
 
     assert text == _filled(EVERY_KIND_JSONL, shop_day, django_user_model)
+
+
+def test_times_read_as_the_servers_text_are_written_as_isoformat_writes_them(db):
+    moments = [
+        datetime.datetime(2026, 3, 1, 9, 30, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 3, 1, 9, 30, 0, 250000, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 31, 23, 59, 59, 1, tzinfo=datetime.UTC),
+        datetime.datetime(999, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.UTC),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT m::text FROM unnest(%s::timestamptz[]) m", [moments])
+        texts = [text for (text,) in cursor.fetchall()]
+
+    assert [export._utc_isoformat(text) for text in texts] == [
+        "2026-03-01T09:30:00+00:00",
+        "2026-03-01T09:30:00.250000+00:00",
+        "2026-12-31T23:59:59.000001+00:00",
+        "0999-01-02T03:04:05.123456+00:00",
+    ]
+    assert [moment.isoformat() for moment in moments] == [
+        export._utc_isoformat(text) for text in texts
+    ]
+
+
+def test_without_time_zones_times_are_written_as_django_reads_them(client, root, settings):
+    settings.USE_TZ = False
+    Product.objects.create(name="Sencha", sku="T-1", price=1, category="tea")
+    insert = Events.objects.filter(pgh_obj_model="shop.Product").get()
+
+    lines = list(
+        csv.DictReader(
+            io.StringIO(download(client.get("/history/export.csv", {"model": "shop.product"})))
+        )
+    )
+
+    assert insert.pgh_created_at.tzinfo is None
+    assert [line["time"] for line in lines] == [insert.pgh_created_at.isoformat()]
