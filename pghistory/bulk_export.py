@@ -345,14 +345,22 @@ def compressed(out: BinaryIO, compress: bool = True):
 
 
 class Output:
-    """A file written in full or not at all: the lines go to a temporary file beside `path`,
-    which replaces `path` once they are flushed to disk (`commit`), or is removed (`discard`).
-    `exclusive`: refuse a `path` that exists (an archive never replaces another)."""
+    """A file written in full or not at all: the lines go to a temporary file beside `path`
+    (readable by its owner only), which replaces `path` once they are flushed to disk
+    (`commit`), or is removed (`discard`). A symbolic link's target is replaced, not the
+    link; a `path` that is no regular file (a device such as /dev/null, a named pipe) is
+    written in place, as nothing can replace it. `exclusive`: refuse a `path` that exists
+    (an archive never replaces another)."""
 
     def __init__(self, path: str | os.PathLike, *, exclusive: bool = False):
-        self.path = Path(path)
-        if exclusive and self.path.exists():
-            raise OSError(f"{self.path} exists (an archive never replaces another)")
+        self.path = Path(os.path.realpath(path))
+        self.temporary = None
+        if self.path.exists():
+            if exclusive:
+                raise OSError(f"{path} exists (an archive never replaces another)")
+            if not self.path.is_file():
+                self.file = self.path.open("wb")
+                return
         descriptor, temporary = tempfile.mkstemp(
             prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
         )
@@ -361,6 +369,9 @@ class Output:
 
     def commit(self) -> None:
         self.file.flush()
+        if self.temporary is None:
+            self.file.close()
+            return
         os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.temporary, self.path)
@@ -373,4 +384,5 @@ class Output:
     def discard(self) -> None:
         with contextlib.suppress(OSError):  # (what is left in its buffer goes with it)
             self.file.close()
-        self.temporary.unlink(missing_ok=True)
+        if self.temporary is not None:
+            self.temporary.unlink(missing_ok=True)

@@ -2,11 +2,14 @@
 and its diff as `Events` defines them, the event browser's filters, gzip, a file written in
 full or not at all, and bad arguments answered with a clear error."""
 
+import contextlib
 import csv
 import datetime
 import gzip
 import io
 import json
+import os
+import stat
 import uuid
 
 import pytest
@@ -296,6 +299,40 @@ def test_the_output_says_how_many_events_it_wrote(places, tmp_path):
     err = io.StringIO()
     call_command("pghistory_export", "testapp.Place", "--output", str(tmp_path / "a"), stderr=err)
     assert err.getvalue() == f"3 events written to {tmp_path / 'a'}.\n"
+
+
+def test_a_terminal_gets_a_progress_bar_and_anything_else_the_count_only(places, tmp_path):
+    controller, terminal = os.openpty()
+    with open(terminal, "w") as stderr:
+        call_command("pghistory_export", "testapp.Place", "--output", os.devnull, stderr=stderr)
+    os.set_blocking(controller, False)
+    drawn = b""
+    with contextlib.suppress(OSError):  # EIO, once all is read: the other end is closed
+        while chunk := os.read(controller, 4096):
+            drawn += chunk
+    os.close(controller)
+
+    bar = "exporting [{}] {}% {}/3"
+    assert drawn.decode().split("\r") == [
+        "",
+        bar.format("." * 30, 0, 0),
+        bar.format("#" * 30, 100, 3),
+        bar.format("#" * 30, 100, 3),
+        "\n3 events written to /dev/null.",
+        "\n",
+    ]
+
+
+def test_a_device_or_a_symbolic_link_is_written_through_never_replaced(places, tmp_path):
+    (tmp_path / "real.jsonl").write_text("")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "real.jsonl")
+
+    call_command("pghistory_export", "testapp.Place", "--output", "/dev/null")
+    call_command("pghistory_export", "testapp.Place", "--output", str(tmp_path / "link.jsonl"))
+
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert (tmp_path / "link.jsonl").is_symlink()
+    assert (tmp_path / "real.jsonl").read_text() == export("testapp.Place")
 
 
 def test_a_run_that_fails_mid_way_leaves_the_previous_file_and_no_part(places, tmp_path):
