@@ -335,6 +335,14 @@ def test_a_device_or_a_symbolic_link_is_written_through_never_replaced(places, t
     assert (tmp_path / "real.jsonl").read_text() == export("testapp.Place")
 
 
+def test_a_reader_that_goes_away_is_a_clear_error(places):
+    reader, writer = os.pipe()
+    os.close(reader)
+    with open(writer, "w") as stdout, pytest.raises(CommandError) as error:
+        call_command("pghistory_export", "testapp.Place", stdout=stdout)
+    assert str(error.value) == "Standard output was closed before the export ended."
+
+
 def test_a_run_that_fails_mid_way_leaves_the_previous_file_and_no_part(places, tmp_path):
     target = tmp_path / "events.jsonl"
     target.write_bytes(b"yesterday's export\n")

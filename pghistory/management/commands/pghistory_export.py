@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 import uuid
 
 from django.contrib.auth import get_user_model
@@ -81,9 +82,15 @@ class Command(MaintenanceCommand):
             self.write(buffer, selection, format, False, database)
             stream.write(buffer.getvalue().decode())
             return
-        stream.flush()
-        self.write(binary, selection, format, compress, database)
-        binary.flush()
+        try:
+            stream.flush()
+            self.write(binary, selection, format, compress, database)
+            binary.flush()
+        except BrokenPipeError:
+            # The reader went away (`| head`). Python's own flush at exit would fail on the
+            # closed pipe too, so standard output goes nowhere from now on.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), binary.fileno())
+            raise CommandError("Standard output was closed before the export ended.") from None
 
     def write(self, out, selection, format, compress, database) -> int:
         """Write the export to `out`; the number of events."""
