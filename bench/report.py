@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bulk_export
 import load
 from benchutil import table
 from writes import FLOORS
@@ -272,6 +273,17 @@ def checks(results: dict) -> list[dict]:
     if results.get("load"):
         for name, value in load.failures(results["load"]).items():
             found.append(check("load", f"under load: {name}", value, 0, "≤"))
+    for step in (results.get("bulk_export") or {}).get("steps", []):
+        if step["what"].startswith("`pghistory_export"):  # (not the floors beside them)
+            found.append(
+                check(
+                    "bulk-export",
+                    f"{step['what']}: rows/s",
+                    step["rows_per_s"],
+                    bulk_export.TARGET,
+                    "≥",
+                )
+            )
     return found
 
 
