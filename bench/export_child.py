@@ -170,15 +170,9 @@ def floor(limit: int) -> dict:
     import csv
 
     from pghistory.models import Events
-    from pghistory_admin import export, pagination
+    from pghistory_admin import export
 
-    reader = pagination.chunks(
-        Events.objects.values_list(*export._READ),
-        "-time",
-        export.CHUNK,
-        read=export._driver_rows,
-        key=lambda row, name: row[export._AT[name]],
-    )
+    reader, _ = export.chunked_rows(Events.objects.all(), "-time")
     kept: list[tuple] = []
     rows = 0
     server_before = server_cpu_s()

@@ -103,16 +103,10 @@ def _driver_rows(queryset) -> list[tuple]:
     return [row for block in compiler.execute_sql(MULTI) for row in block]
 
 
-def _chunks(queryset, sort: str, redacted: Redaction, fmt: str) -> Iterator[str]:
-    """The export's lines in format `fmt`, a chunk (one block of text) at a time.
-
-    Once a chunk's users and objects are named, the next chunk's query runs while this
-    chunk's lines are written: in a thread of its own, on the same connection (so in the
-    same transaction, if one is open), which nothing else uses meanwhile."""
-    connection = connections[queryset.db]
-    as_text, isoformat = _moments(connection)
-    records = _Records(queryset.db, redacted, isoformat)
-    write = records.csv_block if fmt == "csv" else records.jsonl_block
+def chunked_rows(queryset, sort: str) -> tuple[Iterator[list[tuple]], Callable]:
+    """(the rows an export reads, a chunk at a time, as the driver gives them; how a row's
+    time, its last value, is written). Each chunk is one keyset query, like a page."""
+    as_text, isoformat = _moments(connections[queryset.db])
 
     def key(row, name):
         if as_text and name == "pgh_created_at":  # (the next chunk's bound, as a moment)
@@ -127,6 +121,19 @@ def _chunks(queryset, sort: str, redacted: Redaction, fmt: str) -> Iterator[str]
         read=_driver_rows,
         key=key,
     )
+    return reader, isoformat
+
+
+def _chunks(queryset, sort: str, redacted: Redaction, fmt: str) -> Iterator[str]:
+    """The export's lines in format `fmt`, a chunk (one block of text) at a time.
+
+    Once a chunk's users and objects are named, the next chunk's query runs while this
+    chunk's lines are written: in a thread of its own, on the same connection (so in the
+    same transaction, if one is open), which nothing else uses meanwhile."""
+    connection = connections[queryset.db]
+    reader, isoformat = chunked_rows(queryset, sort)
+    records = _Records(queryset.db, redacted, isoformat)
+    write = records.csv_block if fmt == "csv" else records.jsonl_block
     connection.inc_thread_sharing()
     try:
         with ThreadPoolExecutor(
