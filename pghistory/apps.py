@@ -20,7 +20,13 @@ class PGHistoryConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self):
-        from pghistory import checks, retired, runtime, safekeeping  # noqa: F401  (checks)
+        from pghistory import (  # noqa: F401  (checks)
+            checks,
+            command_context,
+            retired,
+            runtime,
+            safekeeping,
+        )
 
         runtime.install()
         pre_migrate.connect(safekeeping.refuse_history_loss, sender=self)
@@ -28,3 +34,5 @@ class PGHistoryConfig(AppConfig):
 
         if config.install_context_func_on_migrate():
             pre_migrate.connect(_install_context_func, sender=self)
+
+        command_context.enter()

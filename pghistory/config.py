@@ -197,6 +197,34 @@ def install_context_func_on_migrate() -> bool:
     return getattr(settings, "PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE", False)
 
 
+#: Management commands that serve requests or run jobs for as long as they live: one context
+#: around all they do would be wrong, so `PGHISTORY_COMMAND_CONTEXT` leaves them out.
+DEFAULT_COMMAND_CONTEXT_EXCLUDE = (
+    "runserver",
+    "runserver_plus",
+    "testserver",
+    "test",
+    "runworker",
+    "celery",
+    "db_worker",
+    "rqworker",
+    "rqworker-pool",
+    "qcluster",
+    "rundramatiq",
+    "process_tasks",
+)
+
+
+def command_context() -> bool:
+    return getattr(settings, "PGHISTORY_COMMAND_CONTEXT", False)
+
+
+def command_context_exclude() -> tuple[str, ...]:
+    return tuple(
+        getattr(settings, "PGHISTORY_COMMAND_CONTEXT_EXCLUDE", DEFAULT_COMMAND_CONTEXT_EXCLUDE)
+    )
+
+
 def admin_model() -> type[models.Model]:
     from django.apps import apps
 

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "pgtrigger",
     "pghistory",
+    "pghistory.contrib.celery",
+    "pghistory.contrib.tasks",
     "django_filters",
     "django_tables2",
     "example_project.shop",

@@ -1,0 +1,1 @@
+"""Integrations with other frameworks, each an app of its own to add to `INSTALLED_APPS`."""
