@@ -8,7 +8,7 @@ import uuid
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models import F
-from django.db.models.fields.json import KeyTransform
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 
 from pghistory import retired, utils
 from pghistory.aggregation import EventQuery, EventsQuery, resolve_event_model
@@ -63,6 +63,13 @@ class Context(models.Model):
             # by user then reads a page of events through the time index, not in parallel).
             models.Index(
                 KeyTransform("user", "metadata"), F("created_at"), name="pgh_context_user_time"
+            ),
+            # The jobs a context started, newest first (its page), and each generation of
+            # everything it caused: contexts by their `parent` key, as text.
+            models.Index(
+                KeyTextTransform("parent", "metadata"),
+                F("created_at"),
+                name="pgh_context_parent_time",
             ),
         ]
 

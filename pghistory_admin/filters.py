@@ -14,6 +14,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from pghistory_admin.lineage import caused_contexts
 from pghistory_admin.rows import parse_pk
 from pghistory_admin.rules import HistoryRules, event_models
 
@@ -134,6 +135,7 @@ class EventFilter(django_filters.FilterSet):
         label="Until", field_name="pgh_created_at", lookup_expr="lt", end_of_day=True
     )
     context = django_filters.UUIDFilter(label="Request / context id", field_name="pgh_context_id")
+    caused = django_filters.UUIDFilter(label="Caused by request / context", method="filter_caused")
     url = _TextFilter(label="URL contains", method="filter_url")
     object = _ObjectFilter(label="Object", method="filter_object")
     field = django_filters.ChoiceFilter(
@@ -194,6 +196,12 @@ class EventFilter(django_filters.FilterSet):
 
     def filter_user(self, queryset, name, value):
         return queryset if value is None else queryset.filter(pgh_context__user=value)
+
+    def filter_caused(self, queryset, name, value):
+        """The events of the context and of every job descended from it."""
+        if value is None:
+            return queryset
+        return queryset.filter(pgh_context_id__in=caused_contexts(value, queryset.db))
 
     def filter_period(self, queryset, name, value):
         if not value:

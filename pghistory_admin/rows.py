@@ -34,6 +34,7 @@ from pghistory_admin.diffs import (
     related_wanted,
     safe_str,
 )
+from pghistory_admin.lineage import LINEAGE_KEYS, Source, context_source
 
 
 @dataclass
@@ -96,9 +97,18 @@ class EventRow:
         return context_url(self.metadata)
 
     @property
+    def source(self) -> Source | None:
+        """The task, command or shell that wrote the event (None for a request or other)."""
+        return context_source(self.metadata)
+
+    @property
     def other_metadata(self) -> dict:
-        """Context metadata other than the user and the URL (a reason, a source, ...)."""
-        return {key: value for key, value in self.metadata.items() if key not in ("user", "url")}
+        """Context metadata other than the user, the URL and the lineage (a reason, ...)."""
+        return {
+            key: value
+            for key, value in self.metadata.items()
+            if key not in ("user", "url") and key not in LINEAGE_KEYS
+        }
 
 
 def context_url(metadata: dict) -> str:

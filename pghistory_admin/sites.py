@@ -42,6 +42,7 @@ class HistoryUI(HistoryRules):
     event_view = objects.EventView
     revert_view = revert.RevertView
     context_view = activity.ContextView
+    caused_view = activity.CausedView
     user_view = activity.UserView
     stats_view = stats.StatsView
     table_as_of_view = table_as_of.TableAsOfView
@@ -70,6 +71,7 @@ class HistoryUI(HistoryRules):
             page("event/<str:slug>/revert/", "revert", self.revert_view),
             page("context/<uuid:context_id>/", "context", self.context_view),
             page("context/<uuid:context_id>/undo/", "undo", self.undo_view),
+            page("context/<uuid:context_id>/caused/", "caused", self.caused_view),
             page("user/<str:key>/", "user", self.user_view),
             page("stats/", "stats", self.stats_view),
             page("model/<str:model>/as-of/", "table_as_of", self.table_as_of_view),

@@ -188,6 +188,17 @@ class EventTable(tables.Table):
         parts = []
         if record.url:
             parts.append(format_html('<code class="pgh-url">{}</code>', record.url))
+        source = record.source
+        if source is not None and source.kind == "task" and record.context_id is not None:
+            parts.append(
+                format_html(
+                    '<a class="pgh-task" href="{}" title="This job and what it caused">{}</a>',
+                    self.link("context", record.context_id),
+                    source.text,
+                )
+            )
+        elif source is not None:
+            parts.append(format_html('<code class="pgh-{}">{}</code>', source.kind, source.text))
         for key, value in sorted(record.other_metadata.items()):
             shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
             parts.append(format_html('<span class="pgh-meta">{}: {}</span>', key, shown))

@@ -37,11 +37,11 @@ MIGRATIONS_OF_3_9 = [
 
 def test_the_migrations_of_3_9_are_there_and_ours_follow_them():
     graph = MigrationLoader(None, ignore_no_migrations=True).graph
-    plan = [name for app, name in graph.forwards_plan(("pghistory", "0008_attach_context"))]
+    plan = [name for app, name in graph.forwards_plan(("pghistory", "0009_context_parent_time"))]
 
     assert [name for name in plan if name in MIGRATIONS_OF_3_9] == MIGRATIONS_OF_3_9
-    assert graph.leaf_nodes("pghistory") == [("pghistory", "0008_attach_context")]
-    assert plan[-1] == "0008_attach_context"
+    assert graph.leaf_nodes("pghistory") == [("pghistory", "0009_context_parent_time")]
+    assert plan[-2:] == ["0008_attach_context", "0009_context_parent_time"]
 
 
 def test_a_migration_that_3_9_generated_for_a_denormalized_context_resolves():

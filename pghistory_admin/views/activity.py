@@ -15,7 +15,7 @@ from django.http import Http404, HttpResponseRedirect, QueryDict
 from django.utils import timezone
 
 from pghistory.models import Context
-from pghistory_admin import pagination
+from pghistory_admin import lineage, pagination
 from pghistory_admin.charts import Chart, activity_chart
 from pghistory_admin.conf import history_database
 from pghistory_admin.filters import PERIODS
@@ -36,22 +36,24 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _find_user(raw: Any):
-    """(the user, their primary key) for a user id stored in context metadata; the user is
-    None if they were deleted, and both are None for a value that is no id at all."""
-    user_model = get_user_model()
-    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        return None, None
-    pk = parse_pk(user_model, raw)
-    if pk is None:
-        return None, None
-    return user_model._default_manager.filter(pk=pk).first(), pk
-
-
-# -- What did this request change? ---------------------------------------------------------
+# -- What did this request change, and what did its jobs? ---------------------------------
 
 #: Metadata keys shown first, with a name for people.
-KNOWN_KEYS = {"user": "User", "url": "URL", "method": "Method"}
+KNOWN_KEYS = {
+    "user": "User",
+    "url": "URL",
+    "method": "Method",
+    "task": "Task",
+    "task_id": "Task id",
+    "command": "Command",
+    "argv": "Arguments",
+    "os_user": "OS user",
+    "parent": "Enqueued from",
+    "origin": "Origin",
+}
+
+#: Metadata keys that name another context, whose page they link to.
+_CONTEXT_KEYS = ("parent", "origin")
 
 
 @dataclass
@@ -60,11 +62,29 @@ class MetadataItem:
     label: str
     value: str
     url: str | None = None
+    link_class: str = "pgh-user-page"
+
+
+@dataclass
+class Job:
+    """A context started from the page's context: a task's run, as its page lists it."""
+
+    context_id: Any
+    name: str
+    created_at: Any
+    user: str
+    user_url: str | None
+    events: int
+    url: str
 
 
 class ContextView(EventListView):
     """Every event of one context (a request, a job, a `pghistory.context` block) that the
-    user may see, newest first, below the context's metadata."""
+    user may see, newest first, below the context's metadata, the jobs it started and, for
+    a job, the context it was enqueued from.
+
+    The page exists while the user may see an event of the context or of a job descended
+    from it: a request that only enqueued jobs has a page though it wrote nothing itself."""
 
     page_name = "context"
     exclude_columns = ("user", "where")
@@ -77,21 +97,27 @@ class ContextView(EventListView):
         return QueryDict()
 
     def get_context_data(self, **kwargs):
-        context_id = self.kwargs["context_id"]
+        context_id, database = self.kwargs["context_id"], history_database()
         events = self.get_queryset()
         summary = events.aggregate(
             total=Count("pgh_slug"), first=Min("pgh_created_at"), last=Max("pgh_created_at")
         )
-        if not summary["total"]:
+        started = list(lineage.jobs(context_id, database)[: lineage.JOBS_SHOWN + 1])
+        if not summary["total"] and not self._caused_anything_visible(started):
             # Unknown, or only events the user may not see: the same answer.
             raise Http404("No such context.")
-        stored = Context.objects.using(history_database()).filter(pk=context_id).first()
+        stored = Context.objects.using(database).filter(pk=context_id).first()
         if stored is not None:
             metadata = stored.metadata
-        else:
+        elif summary["total"]:
             # A denormalised context has no row: each event carries its metadata.
             newest = pagination.ordered(events, pagination.DEFAULT_SORT)
             metadata = newest.values_list("pgh_context", flat=True).first()
+        else:
+            # A request that wrote nothing itself: its jobs recorded its metadata.
+            recorded = started[0].metadata
+            metadata = recorded.get("parent_metadata") if isinstance(recorded, dict) else None
+        parent = self._parent(metadata)
         return super().get_context_data(
             title=f"Context {str(context_id)[:8]}",
             context_id=context_id,
@@ -99,38 +125,156 @@ class ContextView(EventListView):
             stored=stored,
             created_at=local_time(stored.created_at) if stored else None,
             updated_at=local_time(stored.updated_at) if stored else None,
-            first_event=local_time(summary["first"]),
-            last_event=local_time(summary["last"]),
+            first_event=local_time(summary["first"]) if summary["total"] else None,
+            last_event=local_time(summary["last"]) if summary["total"] else None,
             total=summary["total"],
+            jobs=self._jobs(started[: lineage.JOBS_SHOWN]),
+            more_jobs=len(started) > lineage.JOBS_SHOWN,
+            caused_url=self.link("caused", context_id) if started else None,
+            parent_id=parent,
+            parent_metadata=self._parent_metadata(metadata, parent, database),
             clear_url=self.link("context", context_id),
             undo_url=self.link("undo", context_id),
             browser_url_for_context=self.link("browser", context=str(context_id)),
             **kwargs,
         )
 
+    def _caused_anything_visible(self, started: list[Context]) -> bool:
+        if not started:
+            return False
+        caused = lineage.caused_contexts(self.kwargs["context_id"], history_database())
+        return super().get_queryset().filter(pgh_context_id__in=caused).exists()
+
+    def _jobs(self, started: list[Context]) -> list[Job]:
+        """The jobs that wrote events the user may see, with how many: one query for the
+        counts and one for the users, however many jobs."""
+        counts = dict(
+            super()
+            .get_queryset()
+            .filter(pgh_context_id__in=[job.pk for job in started])
+            .order_by()
+            .values("pgh_context_id")
+            .annotate(events=Count("pgh_slug"))
+            .values_list("pgh_context_id", "events")
+        )
+        shown = [job for job in started if counts.get(job.pk)]
+        users = _find_users(job.metadata.get("user") for job in shown)
+        jobs = []
+        for job in shown:
+            source = lineage.context_source(job.metadata)
+            user, user_url = self._user_cell(job.metadata.get("user"), users)
+            jobs.append(
+                Job(
+                    context_id=job.pk,
+                    name=source.text if source else f"context {str(job.pk)[:8]}",
+                    created_at=local_time(job.created_at),
+                    user=user,
+                    user_url=user_url,
+                    events=counts[job.pk],
+                    url=self.link("context", job.pk),
+                )
+            )
+        return jobs
+
+    def _user_cell(self, raw: Any, users: dict) -> tuple[str, str | None]:
+        """(the user's name, the URL of their page) for a user id from metadata."""
+        if raw is None:
+            return "—", None
+        pk = _user_pk(raw)
+        user = users.get(pk)
+        if user is not None:
+            return user_display(user), self.link("user", user.get_username())
+        if pk is not None:
+            return f"user #{pk} (deleted)", self.link("user", str(pk))
+        return _as_text(raw), None
+
+    @staticmethod
+    def _parent(metadata: Any):
+        """The id of the context a job was enqueued from (None for any other context)."""
+        if not isinstance(metadata, dict):
+            return None
+        return lineage.context_uuid(metadata.get("parent"))
+
+    def _parent_metadata(self, metadata: Any, parent, database: str) -> list[MetadataItem]:
+        """The metadata of the context a job was enqueued from, as the job recorded it, when
+        that context wrote nothing itself (it has no row); otherwise none."""
+        if parent is None or Context.objects.using(database).filter(pk=parent).exists():
+            return []
+        return self._metadata_items(metadata.get("parent_metadata") or {})
+
     def _metadata_items(self, metadata: Any) -> list[MetadataItem]:
         if metadata is None:
             return []
         if not isinstance(metadata, dict):
             return [MetadataItem("metadata", "Metadata", _as_text(metadata))]
-        known = [key for key in KNOWN_KEYS if key in metadata]
-        others = sorted(key for key in metadata if key not in KNOWN_KEYS)
+        shown = {key: value for key, value in metadata.items() if key != "parent_metadata"}
+        known = [key for key in KNOWN_KEYS if key in shown]
+        others = sorted(key for key in shown if key not in KNOWN_KEYS)
+        users = _find_users([shown.get("user")])
         items = []
         for key in [*known, *others]:
-            value = metadata[key]
+            value = shown[key]
             item = MetadataItem(key, KNOWN_KEYS.get(key, key), _as_text(value))
             if key == "user" and value is None:
                 item.value = "Anonymous"
             elif key == "user":
-                user, pk = _find_user(value)
-                if user is not None:
-                    item.value = user_display(user)
-                    item.url = self.link("user", user.get_username())
-                elif pk is not None:
-                    item.value = f"user #{pk} (deleted)"
-                    item.url = self.link("user", str(pk))
+                item.value, item.url = self._user_cell(value, users)
+            elif key == "argv" and isinstance(value, list):
+                item.value = " ".join(str(word) for word in value)
+            elif key in _CONTEXT_KEYS and lineage.context_uuid(value) is not None:
+                item.url = self.link("context", lineage.context_uuid(value))
+                item.link_class = f"pgh-{key}"
             items.append(item)
         return items
+
+
+def _user_pk(raw: Any):
+    """A user id stored in context metadata as a primary key (None for no id at all)."""
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+        return None
+    return parse_pk(get_user_model(), raw)
+
+
+def _find_users(raws) -> dict:
+    """The users that exist among user ids stored in context metadata, by primary key: one
+    query."""
+    pks = {pk for pk in map(_user_pk, raws) if pk is not None}
+    if not pks:
+        return {}
+    return {user.pk: user for user in get_user_model()._default_manager.filter(pk__in=pks)}
+
+
+class CausedView(BrowserView):
+    """Everything one context caused: its events and those of every job descended from it
+    (its tasks, their tasks, their retries), with the browser's filters, pages and
+    exports."""
+
+    page_name = "caused"
+
+    def get(self, request, *args, **kwargs):
+        caused = lineage.caused_contexts(kwargs["context_id"], history_database())
+        if not self.get_queryset().filter(pgh_context_id__in=caused).exists():
+            raise Http404("No such context.")
+        return super().get(request, *args, **kwargs)
+
+    def get_template_model(self):
+        return None
+
+    def fixed_filters(self) -> dict:
+        # The URL chooses the context; a `caused` parameter would only contradict it.
+        return {"caused": str(self.kwargs["context_id"])}
+
+    def get_context_data(self, **kwargs):
+        context_id = self.kwargs["context_id"]
+        page_url = self.link("caused", context_id)
+        return super().get_context_data(
+            title=f"Everything context {str(context_id)[:8]} caused",
+            context_id=context_id,
+            context_url=self.link("context", context_id),
+            clear_url=page_url,
+            form_action=page_url,
+            **kwargs,
+        )
 
 
 # -- What did this user change? ------------------------------------------------------------
