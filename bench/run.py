@@ -20,6 +20,8 @@ Drops and recreates the benchmark databases, then measures, side by side in one 
            writer, beside dropping it (bench/retire.py)
   upgrade  migrating a django-pghistory 3.9.2 project with N events to this package under a
            concurrent writer, as generated and split for no blocking (bench/upgrade.py)
+  enqueue  microseconds per Celery delay() to Redis with and without pghistory.contrib.celery,
+           outside and inside a context (bench/enqueue.py)
   load     the example project under gunicorn with concurrent writers and readers for a
            bounded time (--load-seconds), then every write checked against its events
            (bench/load.py)
@@ -49,6 +51,7 @@ from pathlib import Path
 
 import benchutil
 import bulk_export
+import enqueue
 import floors
 import load
 import maintenance
@@ -75,6 +78,7 @@ PARTS = (
     "floors",
     "retire",
     "upgrade",
+    "enqueue",
     "load",
 )
 #: Parts that run only when named with --only.
@@ -190,6 +194,7 @@ def main(argv=None) -> int:
         "floors",
         "retire",
         "upgrade",
+        "enqueue",
         "load",
     }:  # (databases of their own)
         recreate(url)
@@ -217,6 +222,8 @@ def main(argv=None) -> int:
         results["retire"] = retire.run(config, url, recreate, run_child, log)
     if "upgrade" in parts:
         results["upgrade"] = upgrade.run(config, url, recreate, run_child, log)
+    if "enqueue" in parts:
+        results["enqueue"] = enqueue.run(config, url, recreate, run_child, log)
     if "load" in parts:
         results["load"] = load.run(config, url, recreate, run_child, log)
 
@@ -233,6 +240,7 @@ def main(argv=None) -> int:
             floors,
             retire,
             upgrade,
+            enqueue,
             load,
         )
     )
