@@ -96,10 +96,10 @@ def _proxy_sql(model_field: models.Field, context_sql: str, connection) -> str:
         )
     if parts[1] == "metadata":
         parts = parts[1:]
-    return f"({context_sql} #>> {_json_path(parts[1:])})::{_column_type(model_field, connection)}"
+    return f"({context_sql} #>> {_json_path(parts[1:])})::{column_type(model_field, connection)}"
 
 
-def _column_type(model_field: models.Field, connection) -> str:
+def column_type(model_field: models.Field, connection) -> str:
     """The SQL type of a field's column (a foreign key's is its target's)."""
     target = model_field.target_field if model_field.is_relation else model_field
     return target.db_type(connection)
@@ -128,7 +128,8 @@ class _Source:
         return self.stored.recorded(history.generation_sql(alias))
 
 
-def _sources(event_model: type[models.Model], history: retired.TableHistory) -> list[_Source]:
+def data_sources(event_model: type[models.Model], history: retired.TableHistory) -> list[_Source]:
+    """The columns whose values `pgh_data` holds: the stored fields', then the retired ones'."""
     sources = []
     for field in _stored_fields(event_model):
         live = history.live(field.column)
@@ -166,7 +167,7 @@ def _change_sql(key: str, condition: str, before: str, after: str) -> str:
     )
 
 
-def _data_sql(alias: str, sources: list[_Source], history: retired.TableHistory) -> str:
+def stored_row_sql(alias: str, sources: list[_Source], history: retired.TableHistory) -> str:
     """The stored row as JSON: each source's value under its key, for the events that
     recorded it (a later source of the same key, recorded by other events, comes after)."""
     pairs = ", ".join(
@@ -193,19 +194,43 @@ _PLAIN_TYPE = re.compile(
 )
 
 
-def _differs(field: models.Field | None, column: str, connection) -> str:
+def value_differs(field: models.Field | None, column: str, connection) -> str:
     """SQL that is true when the previous event's value of `column` is not the event's own,
     as JSON (an SQL NULL reads as JSON null); `field` is None for a retired column."""
     target = field.target_field if field is not None and field.is_relation else field
     if (
         target is not None
         and getattr(target, "db_collation", None) is None
-        and _PLAIN_TYPE.fullmatch(_column_type(field, connection) or "")
+        and _PLAIN_TYPE.fullmatch(column_type(field, connection) or "")
     ):
         return f"prev.{column} IS DISTINCT FROM e.{column}"
     return (
         f"COALESCE(to_jsonb(prev.{column}), 'null')"
         f" IS DISTINCT FROM COALESCE(to_jsonb(e.{column}), 'null')"
+    )
+
+
+def previous_event_join(
+    event_model: type[models.Model], sources: list[_Source], history: retired.TableHistory
+) -> str:
+    """The join of each event's (`e`) previous event of the same object as `prev` (its
+    `pgh_id` and the columns of `sources`), passing over a sibling: an event of another
+    tracker that the same change wrote (same time, same values), so that both show what
+    changed."""
+    table = quote(event_model._meta.db_table)
+    columns = [quote(source.column) for source in sources]
+    if history.generational:
+        columns.append(quote(retired.GENERATION))
+    row = ", ".join(['p."pgh_id"', *(f"p.{column}" for column in columns)])
+    same_values = (
+        f"{stored_row_sql('p', sources, history)} = {stored_row_sql('e', sources, history)}"
+    )
+    return (
+        f" LEFT JOIN LATERAL (SELECT {row} FROM {table} p"
+        ' WHERE p."pgh_obj_id" = e."pgh_obj_id" AND p."pgh_id" < e."pgh_id"'
+        ' AND NOT (p."pgh_created_at" = e."pgh_created_at"'
+        f' AND p."pgh_label" <> e."pgh_label" AND {same_values})'
+        ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
     )
 
 
@@ -274,27 +299,14 @@ def _branch(
     fields = {f.name: f for f in event_model._meta.concrete_fields}
     table = quote(event_model._meta.db_table)
     has_obj = "pgh_obj" in fields
-    joins, context_sql, context_id_sql = _context_sql(event_model, "e", with_context)
+    joins, context_sql, context_id_sql = context_join(event_model, "e", with_context)
 
     history = retired.history(event_model._meta.db_table, connection.alias)
-    sources = _sources(event_model, history)
-    data = _data_sql("e", sources, history)
+    sources = data_sources(event_model, history)
+    data = stored_row_sql("e", sources, history)
     diff = "NULL"
     if has_obj and with_diff:
-        # The previous event, passing over a sibling: an event of another tracker that the
-        # same change wrote (same time, same values), so that both show what changed.
-        previous = _data_sql("p", sources, history)
-        columns = [quote(source.column) for source in sources]
-        if history.generational:
-            columns.append(quote(retired.GENERATION))
-        previous_row = ", ".join(['p."pgh_id"', *(f"p.{c}" for c in columns)])
-        joins += (
-            f" LEFT JOIN LATERAL (SELECT {previous_row} FROM {table} p"
-            ' WHERE p."pgh_obj_id" = e."pgh_obj_id" AND p."pgh_id" < e."pgh_id"'
-            ' AND NOT (p."pgh_created_at" = e."pgh_created_at"'
-            f' AND p."pgh_label" <> e."pgh_label" AND {previous} = {data})'
-            ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
-        )
+        joins += previous_event_join(event_model, sources, history)
         # {column: [old, new]} of the columns whose values (as JSON, as pgh_data holds them:
         # an SQL NULL is JSON null) differ; NULL when none does. Column by column, without
         # building either row's JSON.
@@ -304,7 +316,7 @@ def _branch(
         changed = ""
         for source in sources:
             c = quote(source.column)
-            condition = _differs(source.field, c, connection)
+            condition = value_differs(source.field, c, connection)
             recorded = [source.recorded(alias, history) for alias in ("prev", "e")]
             if recorded[0] is not None:
                 condition = f"{recorded[0]} AND {recorded[1]} AND {condition}"
@@ -351,7 +363,7 @@ def _branch(
     return f"SELECT {', '.join(select)} FROM {table} e{joins}{where}", params
 
 
-def _context_sql(
+def context_join(
     event_model: type[models.Model], alias: str, with_context: bool = True
 ) -> tuple[str, str, str]:
     """The join that an event table's rows (as `alias`) need to read their context, and the
@@ -515,7 +527,7 @@ def events_sql(
     if not branches:
         select = [f"NULL::{sql_type} AS {quote(name)}" for name, sql_type in COLUMNS.items()]
         select += [
-            f"NULL::{_column_type(f, connection)} AS {quote(f.column)}"
+            f"NULL::{column_type(f, connection)} AS {quote(f.column)}"
             for f in _proxy_fields(query.model)
         ]
         return f"SELECT {', '.join(select)} WHERE FALSE", []
@@ -684,7 +696,7 @@ class EventCompiler(_DerivedTableCompiler):
 
     def derived_table(self) -> tuple[str, list]:
         model = self.query.model
-        joins, context_sql, _ = _context_sql(model, "e")
+        joins, context_sql, _ = context_join(model, "e")
         proxies = "".join(
             f", {_proxy_sql(f, context_sql, self.connection)} AS {quote(f.column)}"
             for f in _proxy_fields(model)

@@ -38,6 +38,8 @@ COLUMNS = (
     "data",
     "diff",
 )
+#: The bytes of lines gathered into one write to the output.
+BLOCK_SIZE = 1 << 16
 #: gzip's level: the fastest, as an export is as fast as its slowest stage.
 GZIP_LEVEL = 1
 # When an event was written, as JSON: ISO 8601 in UTC whatever the session's time zone,
@@ -205,36 +207,25 @@ def _rendered_rows(
     None for the others (with retired columns), whose lines read `Events` itself."""
     connection = connections[using]
     history = retired.history(event_model._meta.db_table, using)
-    sources = aggregation._sources(event_model, history)
+    sources = aggregation.data_sources(event_model, history)
     if history.retired or any(source.stored is not None for source in sources):
         return None
     table = quote(event_model._meta.db_table)
-    joins, context_sql, context_id_sql = aggregation._context_sql(event_model, "e")
+    joins, context_sql, context_id_sql = aggregation.context_join(event_model, "e")
     has_obj = any(field.name == "pgh_obj" for field in event_model._meta.concrete_fields)
     # (key, column, its type) of each stored column.
     stored = [
-        (s.key, quote(s.column), aggregation._column_type(s.field, connection)) for s in sources
+        (s.key, quote(s.column), aggregation.column_type(s.field, connection)) for s in sources
     ]
     data = _json_object(
         [(key, _json_text("e", column, sql_type)) for key, column, sql_type in stored]
     )
     diff = "NULL"
     if has_obj and with_diff:
-        # The previous event as Events finds it, passing over a sibling (see aggregation).
-        row = ", ".join(['p."pgh_id"', *(f"p.{column}" for _, column, _ in stored)])
-        same_values = f"{aggregation._data_sql('p', sources, history)} = " + (
-            aggregation._data_sql("e", sources, history)
-        )
-        joins += (
-            f" LEFT JOIN LATERAL (SELECT {row} FROM {table} p"
-            ' WHERE p."pgh_obj_id" = e."pgh_obj_id" AND p."pgh_id" < e."pgh_id"'
-            ' AND NOT (p."pgh_created_at" = e."pgh_created_at"'
-            f' AND p."pgh_label" <> e."pgh_label" AND {same_values})'
-            ' ORDER BY p."pgh_id" DESC LIMIT 1) prev ON TRUE'
-        )
+        joins += aggregation.previous_event_join(event_model, sources, history)
         changes = _concat(
             [
-                f"CASE WHEN {aggregation._differs(source.field, column, connection)} THEN "
+                f"CASE WHEN {aggregation.value_differs(source.field, column, connection)} THEN "
                 + _concat(
                     [
                         literal(f", {json.dumps(key)}: ["),
@@ -269,22 +260,33 @@ def _rendered_rows(
 
 class _Lines:
     """What COPY sends (one row per write, ending in a line feed) on its way to `out`:
-    counted, and with RFC 4180's CRLF line ends for CSV."""
+    counted, with RFC 4180's CRLF line ends for CSV, and gathered into blocks of
+    `BLOCK_SIZE` bytes (a write per line cost more than the rest of Python's part of an
+    export, gzip's above all)."""
 
     def __init__(self, out: BinaryIO, crlf: bool, on_rows: Callable[[int], Any] | None):
         self.out = out
         self.crlf = crlf
         self.on_rows = on_rows
         self.rows = 0
+        self.pending = bytearray()
 
     def write(self, row) -> None:
-        row = bytes(row)
         if self.crlf:
-            row = row[:-1] + b"\r\n"
-        self.out.write(row)
+            self.pending += row[:-1]
+            self.pending += b"\r\n"
+        else:
+            self.pending += row
         self.rows += 1
+        if len(self.pending) >= BLOCK_SIZE:
+            self.flush()
         if self.on_rows is not None and self.rows % 10_000 == 0:
+            self.flush()
             self.on_rows(10_000)
+
+    def flush(self) -> None:
+        self.out.write(self.pending)
+        self.pending.clear()
 
 
 def _copy_out(cursor, statement: str, params: list, sink: _Lines) -> None:
@@ -322,6 +324,7 @@ def write_events(
         for event_model in selection.chosen(using):
             statement, params = copy_sql(event_model, selection, format, using)
             _copy_out(cursor, statement, params, sink)
+    sink.flush()
     if on_rows is not None and sink.rows % 10_000:
         on_rows(sink.rows % 10_000)
     return sink.rows

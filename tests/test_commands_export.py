@@ -22,7 +22,7 @@ import pghistory
 from pghistory import retired
 from pghistory.models import Events
 from tests.limits import file_size_limit
-from tests.testapp.models import DenormContext, Note, Place, RowModel
+from tests.testapp.models import Account, DenormContext, Note, Place, RowModel
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +175,27 @@ def test_events_come_table_by_table_in_the_order_named_each_in_pgh_id_order():
         ("testapp.NoteTitleEvent", "insert"),
         ("testapp.NoteTitleEvent", "update"),
     ]
+
+
+def test_events_of_one_change_by_several_trackers_each_show_the_change():
+    account = Account.objects.create(owner="ann", balance=150)
+    Account.objects.filter(pk=account.pk).update(balance=50)
+    Account.objects.filter(pk=account.pk).update(owner="bo")
+
+    got = [(line["pgh_label"], line["diff"]) for line in lines("testapp.Account")]
+
+    # The previous event passes over a sibling (the same change by another tracker), as
+    # Events' does: each of the change's events shows it.
+    assert got == [
+        ("balance_changed", None),
+        ("every_update", {"balance": [150, 50]}),
+        ("fell_below_100", {"balance": [150, 50]}),
+        ("owner_kept", {"balance": [150, 50]}),
+        ("every_update", {"owner": ["ann", "bo"]}),
+    ]
+    assert got == list(
+        Events.objects.tracks(account).order_by("pgh_id").values_list("pgh_label", "pgh_diff")
+    )
 
 
 @pytest.fixture

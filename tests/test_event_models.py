@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.test.utils import isolate_apps
 
 import pghistory
-from pghistory.aggregation import _data_sql, _sources
+from pghistory.aggregation import data_sources, stored_row_sql
 from pghistory.models import Context
 from pghistory.retired import TableHistory
 from tests.testapp import models as testapp_models
@@ -756,7 +756,7 @@ def test_a_column_name_with_a_quote_is_a_key_of_the_stored_data(scratch_apps):
 
     event_model = pghistory.create_event_model(Odd, pghistory.InsertEvent())
     plain = TableHistory()
-    data_sql = _data_sql("e", _sources(event_model, plain), plain)
+    data_sql = stored_row_sql("e", data_sources(event_model, plain), plain)
     with connection.cursor() as cursor:
         cursor.execute(f"""SELECT {data_sql} FROM (SELECT 1 AS id, 7 AS "it's") e""")
         (data,) = cursor.fetchone()
