@@ -10,9 +10,11 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 import pytest
+from django.db import connection
 
 import devdb
 
@@ -59,6 +61,12 @@ def own_database(prefix: str, template: str | None = None):
     finally:
         server.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         server.close()
+
+
+def suite_database_url() -> str:
+    """The URL of the suite's test database (the `default` alias's), for child processes."""
+    url = urlsplit(devdb.database_url())
+    return urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import chain, group
@@ -22,12 +21,11 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
 
-import devdb
 import pghistory
 from pghistory.models import Context
 from tests.jobs import tasks
 from tests.jobs.celery_app import QUEUE, app
-from tests.processes import run_step
+from tests.processes import run_step, suite_database_url
 from tests.testapp.models import RowModelEvent
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,17 +41,12 @@ def enqueue_view(request, value):
 urlpatterns = [path("enqueue/<int:value>/", enqueue_view)]
 
 
-def _test_database_url() -> str:
-    url = urlsplit(devdb.database_url())
-    return urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
-
-
 @contextlib.contextmanager
 def _worker(log: Path, pool: str, queue: str = QUEUE):
     """`celery worker` on `queue`, with the suite's settings on its test database."""
     env = {
         **os.environ,
-        "DATABASE_URL": _test_database_url(),
+        "DATABASE_URL": suite_database_url(),
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "PGHISTORY_TEST_QUEUE": QUEUE,
     }

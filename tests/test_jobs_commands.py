@@ -7,15 +7,12 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.db import connection
 
-import devdb
 from pghistory.command_context import redacted_argv
 from pghistory.models import Context
-from tests.processes import run_step
+from tests.processes import run_step, suite_database_url
 from tests.testapp.models import RowModelEvent
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,10 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def manage(*args, settings="tests.jobs.settings", **environment):
-    url = urlsplit(devdb.database_url())
     env = {
         **os.environ,
-        "DATABASE_URL": urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
+        "DATABASE_URL": suite_database_url(),
         "DJANGO_SETTINGS_MODULE": settings,
         **environment,
     }
