@@ -69,6 +69,7 @@ class Context(models.Model):
             models.Index(
                 KeyTextTransform("parent", "metadata"),
                 F("created_at"),
+                F("id"),
                 name="pgh_context_parent_time",
             ),
         ]

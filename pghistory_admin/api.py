@@ -107,6 +107,8 @@ class EventFilters(Schema):
     since: str | None = None
     until: str | None = None
     context: str | None = None
+    #: Everything a context caused: its events and those of every job descended from it.
+    caused: str | None = None
     url: str | None = None
     object: str | None = None
     field: str | None = None

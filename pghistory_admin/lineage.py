@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import CharField, QuerySet
+from django.db.models import CharField, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 
@@ -67,14 +67,34 @@ def context_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
+def _with_parent(database: str, is_job: bool) -> QuerySet[Context]:
+    return Context.objects.using(database).annotate(
+        parent=KeyTextTransform("parent", "metadata", output_field=CharField()),
+        is_job=Value(is_job),
+    )
+
+
 def jobs(context_id: uuid.UUID, database: str) -> QuerySet[Context]:
     """The contexts started from `context_id` (whose `parent` it is), newest first."""
     return (
-        Context.objects.using(database)
-        .annotate(parent=KeyTextTransform("parent", "metadata", output_field=CharField()))
+        _with_parent(database, is_job=True)
         .filter(parent=str(context_id))
         .order_by("-created_at", "-id")
     )
+
+
+def context_and_jobs(
+    context_id: uuid.UUID, database: str, limit: int = JOBS_SHOWN
+) -> tuple[Context | None, list[Context]]:
+    """The context's row (None when it has none) and up to `limit` + 1 of its jobs, newest
+    first (one more than shown says there are more): one query."""
+    own = _with_parent(database, is_job=False).filter(pk=context_id)
+    rows = list(own.union(jobs(context_id, database)[: limit + 1], all=True))
+    stored = next((row for row in rows if not row.is_job), None)
+    started = sorted(
+        (row for row in rows if row.is_job), key=lambda row: (row.created_at, row.pk), reverse=True
+    )
+    return stored, started
 
 
 def caused_contexts(context_id: uuid.UUID, database: str) -> RawSQL:

@@ -3,6 +3,7 @@ in, who is sent to log in, who is refused, and that no event of a model a user m
 reaches the page or the export. State-changing forms refuse requests without a CSRF token."""
 
 import re
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -63,11 +64,20 @@ def seeded(django_user_model):
     with pghistory.context(user=actor.pk, url="/shop/restock/") as product_only:
         blend.stock = 7
         blend.save()
+    # A job the shared request enqueued, and one of a request that wrote nothing itself:
+    # both change only the product.
+    with pghistory.context(task="shop.tasks.reprice", task_id="1", parent=str(shared.id)) as job:
+        Product.objects.filter(pk=blend.pk).update(price=10)
+    quiet = uuid.uuid4()
+    with pghistory.context(task="shop.tasks.reprice", task_id="2", parent=str(quiet)):
+        Product.objects.filter(pk=blend.pk).update(price=11)
     return {
         "customer": vera,
         "product": blend,
         "shared": shared.id,
         "product_only": product_only.id,
+        "job": job.id,
+        "quiet": quiet,
         "slugs": {
             "customer": slugs_of(Customer, vera.pk),
             "product": slugs_of(Product, blend.pk),
@@ -110,6 +120,11 @@ def pages(seeded) -> dict[str, tuple[str, str, str]]:
         "context_shared": ("GET", f"context/{seeded['shared']}/", "all"),
         "context_product_only": ("GET", f"context/{seeded['product_only']}/", "product"),
         "undo_shared": ("GET", f"context/{seeded['shared']}/undo/", "all"),
+        "caused_shared": ("GET", f"context/{seeded['shared']}/caused/", "all"),
+        "context_job": ("GET", f"context/{seeded['job']}/", "product"),
+        # A request that wrote nothing: its page lists its job, and none of its events.
+        "context_quiet": ("GET", f"context/{seeded['quiet']}/", "none"),
+        "caused_quiet": ("GET", f"context/{seeded['quiet']}/caused/", "product"),
         "user": ("GET", "user/actor/", "all"),
         "stats": ("GET", "stats/", "none"),
     }
@@ -155,6 +170,10 @@ PAGE_NAMES = [
     "context_shared",
     "context_product_only",
     "undo_shared",
+    "caused_shared",
+    "context_job",
+    "context_quiet",
+    "caused_quiet",
     "user",
     "stats",
 ]
@@ -184,6 +203,10 @@ STAFF_STATUS = {
         "context_shared": 404,
         "context_product_only": 404,
         "undo_shared": 404,
+        "caused_shared": 404,
+        "context_job": 404,
+        "context_quiet": 404,
+        "caused_quiet": 404,
         "user": 200,
         "stats": 403,  # superusers only
     },
@@ -208,6 +231,10 @@ STAFF_STATUS = {
         "context_shared": 200,
         "context_product_only": 404,
         "undo_shared": 200,
+        "caused_shared": 200,
+        "context_job": 404,
+        "context_quiet": 404,
+        "caused_quiet": 404,
         "user": 200,
         "stats": 403,
     },
@@ -418,7 +445,7 @@ def test_pages_that_only_show_refuse_posts(client, django_user_model, seeded, su
             statuses[name] = client.post(SURFACES[surface] + route).status_code
 
     assert set(statuses.values()) == {405}
-    assert len(statuses) == 17
+    assert len(statuses) == 21
     assert Events.objects.count() == events
 
 

@@ -211,6 +211,7 @@ PARAMS = [
     "since",
     "until",
     "context",
+    "caused",
     "url",
     "object",
     "field",
@@ -317,7 +318,7 @@ def pages(seeded) -> list[str]:
     """Every page with valid path segments, below the surface's root."""
     routes = ["", "export.csv", "export.jsonl", "stats/", f"context/{seeded['context']}/"]
     routes += ["model/shop.customer/as-of/", "model/shop.product/as-of/"]
-    routes += [f"context/{seeded['context']}/undo/"]
+    routes += [f"context/{seeded['context']}/undo/", f"context/{seeded['context']}/caused/"]
     for obj in seeded["objects"]:
         routes += [f"object/{obj}/", f"object/{obj}/as-of/", f"object/{obj}/compare/"]
     for slug in seeded["slugs"]:
@@ -411,9 +412,10 @@ def test_hostile_path_segments(seeded, user_kind, data):
                 st.sampled_from(["event/{}/", "event/{}/revert/"]),
                 path_segment(seeded["slugs"] + bad_slugs()),
             ).map(lambda parts: parts[0].format(parts[1])),
-            st.one_of(st.uuids().map(str), path_segment([seeded["context"]])).map(
-                "context/{}/".format
-            ),
+            st.tuples(
+                st.sampled_from(["context/{}/", "context/{}/caused/"]),
+                st.one_of(st.uuids().map(str), path_segment([seeded["context"]])),
+            ).map(lambda parts: parts[0].format(parts[1])),
             path_segment(seeded["users_keys"]).map("user/{}/".format),
         ),
         label="route",
@@ -488,6 +490,9 @@ def _made_for(value: str) -> str:
     return made_for if made_for in ("time", "-time", "model", "-model") else "-time"
 
 
+#: Everything a context caused (its page reads the browser's parameters).
+CAUSED = "context/{context}/caused/"
+
 #: (parameter, the pages that read it, the values to try): each value alone.
 TYPED = [
     (
@@ -497,13 +502,13 @@ TYPED = [
     ),
     ("since", ["", "user/actor/", "export.csv"], DATES),
     ("until", ["", "user/actor/", "export.csv"], DATES),
-    ("after", ["", "object/{customer}/", "context/{context}/", "user/actor/"], CURSORS),
-    ("before", ["", "object/{customer}/", "context/{context}/", "user/actor/"], CURSORS),
+    ("after", ["", "object/{customer}/", "context/{context}/", "user/actor/", CAUSED], CURSORS),
+    ("before", ["", "object/{customer}/", "context/{context}/", "user/actor/", CAUSED], CURSORS),
     ("after", ["model/shop.customer/as-of/"], KEYS + GENERIC),
     ("before", ["model/shop.customer/as-of/"], KEYS + GENERIC),
     ("event", ["object/{customer}/compare/"], GENERIC + KEYS),
     ("related", ["object/{customer}/"], ["1", "0", "", "\x00", "1" * 400]),
-    ("last", ["", "context/{context}/"], ["1", "0", "x", "\x00"]),
+    ("last", ["", "context/{context}/", CAUSED], ["1", "0", "x", "\x00"]),
 ]
 
 
@@ -530,7 +535,7 @@ def test_every_typed_value_where_it_is_read(seeded, param, routes, values):
 
 
 FILTERS = ["model", "label", "user", "period", "since", "until", "context", "url", "object"]
-FILTERS += ["field", "q"]
+FILTERS += ["field", "q", "caused"]
 
 #: (the values, the filters to try each of them in alone).
 GROUPS = {
@@ -538,7 +543,7 @@ GROUPS = {
     "raw": ([unquote_plus(raw) for raw in RAW], FILTERS),
     "keys": (KEYS, ["model", "label", "user", "object", "field"]),
     "dates": (DATES, ["since", "until"]),
-    "sorts and uuids": (SORTS + UUIDS, ["sort", "context"]),
+    "sorts and uuids": (SORTS + UUIDS, ["sort", "context", "caused"]),
     "cursors": (CURSORS, []),
 }
 
@@ -564,6 +569,7 @@ READING_PAGES = [
     "export.csv",
     "export.jsonl",
     "context/{context}/",
+    CAUSED,
     "user/actor/",
     "object/{customer}/",
     "object/{customer}/as-of/",

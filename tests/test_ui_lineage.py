@@ -516,3 +516,12 @@ def test_the_jobs_list_shows_the_newest_fifty(client, shop):
     assert elements(html, "pgh-more-jobs")[0][0] == (
         "The newest 50 are listed; everything this caused shows the events of all of them."
     )
+
+
+def test_the_api_selects_everything_a_request_caused(client, shop):
+    client.force_login(shop["root"])
+
+    page = client.get(f"/history/api/events/?caused={shop['request']}").json()
+
+    caused = [shop["request"], shop["restock"], shop["retry"], shop["vip"]]
+    assert [event["slug"] for event in page["results"]] == slugs(pgh_context_id__in=caused)

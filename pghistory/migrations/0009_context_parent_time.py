@@ -19,6 +19,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 django.db.models.fields.json.KeyTextTransform("parent", "metadata"),
                 models.F("created_at"),
+                models.F("id"),
                 name="pgh_context_parent_time",
             ),
         ),

@@ -102,11 +102,10 @@ class ContextView(EventListView):
         summary = events.aggregate(
             total=Count("pgh_slug"), first=Min("pgh_created_at"), last=Max("pgh_created_at")
         )
-        started = list(lineage.jobs(context_id, database)[: lineage.JOBS_SHOWN + 1])
+        stored, started = lineage.context_and_jobs(context_id, database)
         if not summary["total"] and not self._caused_anything_visible(started):
             # Unknown, or only events the user may not see: the same answer.
             raise Http404("No such context.")
-        stored = Context.objects.using(database).filter(pk=context_id).first()
         if stored is not None:
             metadata = stored.metadata
         elif summary["total"]:
