@@ -9,16 +9,18 @@ from __future__ import annotations
 import contextlib
 import datetime
 import gzip
+import io
 import json
 import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 
 from pghistory import aggregation, removed, retired
 from pghistory.maintenance import select_event_models
@@ -40,6 +42,11 @@ COLUMNS = (
 )
 #: The bytes of lines gathered into one write to the output.
 BLOCK_SIZE = 1 << 16
+#: A table whose `pgh_id`s span more than two parts of this many is read part by part, two
+#: parts at a time over two connections of their own (in the snapshot of the export's
+#: connection), and written part after part: the lines' SQL takes most of an export's time,
+#: and a database server's process runs on one CPU.
+PART_SIZE = 50_000
 #: gzip's level: the fastest, as an export is as fast as its slowest stage.
 GZIP_LEVEL = 1
 # When an event was written, as JSON: ISO 8601 in UTC whatever the session's time zone,
@@ -150,9 +157,11 @@ def copy_sql(
     format: str,
     using: str = DEFAULT_DB_ALIAS,
     with_diff: bool = True,
+    part: tuple[int, int] | None = None,
 ):
     """(the `COPY ... TO STDOUT` statement, its parameters) of one event table's lines, in
-    `pgh_id` order. Without `with_diff`, every diff is null and none is computed."""
+    `pgh_id` order. Without `with_diff`, every diff is null and none is computed; with
+    `part` (low, high), only the lines of `pgh_id`s from low up to (not including) high."""
     rows = _rendered_rows(event_model, selection, using, with_diff)
     if rows is None:
         columns = [*_READ, "pgh_diff"] if with_diff else _READ
@@ -161,7 +170,11 @@ def copy_sql(
     sql, params = rows
     options = "FORMAT csv" if format == "csv" else _AS_IS
     line = _line_sql(event_model, format, with_diff)
-    select = f'SELECT {line} FROM ({sql}) q ORDER BY q."pgh_id"'
+    where = ""
+    if part is not None:
+        where = ' WHERE q."pgh_id" >= %s AND q."pgh_id" < %s'
+        params = [*params, *part]
+    select = f'SELECT {line} FROM ({sql}) q{where} ORDER BY q."pgh_id"'
     return f"COPY ({select}) TO STDOUT WITH ({options})", params
 
 
@@ -269,6 +282,7 @@ class _Lines:
         self.crlf = crlf
         self.on_rows = on_rows
         self.rows = 0
+        self.reported = 0
         self.pending = bytearray()
 
     def write(self, row) -> None:
@@ -280,13 +294,23 @@ class _Lines:
         self.rows += 1
         if len(self.pending) >= BLOCK_SIZE:
             self.flush()
-        if self.on_rows is not None and self.rows % 10_000 == 0:
-            self.flush()
-            self.on_rows(10_000)
 
-    def flush(self) -> None:
+    def write_part(self, lines: memoryview, rows: int) -> None:
+        """Write the `rows` lines of a part, read by another connection."""
+        self.flush()
+        self.out.write(lines)
+        self.rows += rows
+        self.flush()
+
+    def flush(self, last: bool = False) -> None:
+        """Write what is gathered; tell `on_rows` of every 10,000 lines more (`last`: of
+        all the lines not told of yet)."""
         self.out.write(self.pending)
         self.pending.clear()
+        unreported = self.rows - self.reported
+        if self.on_rows is not None and unreported and (last or unreported >= 10_000):
+            self.on_rows(unreported)
+            self.reported = self.rows
 
 
 def _copy_out(cursor, statement: str, params: list, sink: _Lines) -> None:
@@ -320,14 +344,75 @@ def write_events(
     if format not in FORMATS:
         raise ValueError(f'Unknown format "{format}": use {" or ".join(FORMATS)}.')
     sink = _Lines(out, format == "csv", on_rows)
-    with connections[using].cursor() as cursor:
+    connection = connections[using]
+    # (A transaction that is open already may hold writes that no other connection sees.)
+    by_parts = not connection.in_atomic_block
+    with transaction.atomic(using), connection.cursor() as cursor:
         for event_model in selection.chosen(using):
-            statement, params = copy_sql(event_model, selection, format, using)
-            _copy_out(cursor, statement, params, sink)
-    sink.flush()
-    if on_rows is not None and sink.rows % 10_000:
-        on_rows(sink.rows % 10_000)
+            parts = _parts(cursor, event_model) if by_parts else None
+            if parts is None:
+                statement, params = copy_sql(event_model, selection, format, using)
+                _copy_out(cursor, statement, params, sink)
+                continue
+            cursor.execute("SELECT pg_export_snapshot()")
+            (snapshot,) = cursor.fetchone()
+            statements = [
+                copy_sql(event_model, selection, format, using, part=part) for part in parts
+            ]
+            _write_parts(sink, statements, snapshot, using)
+    sink.flush(last=True)
     return sink.rows
+
+
+def _parts(cursor, event_model: type[models.Model]) -> list[tuple[int, int]] | None:
+    """The `pgh_id` ranges to read a big event table in (None: read it whole)."""
+    cursor.execute(f'SELECT min("pgh_id"), max("pgh_id") FROM {quote(event_model._meta.db_table)}')
+    low, high = cursor.fetchone()
+    if low is None or high - low < 2 * PART_SIZE:
+        return None
+    return [(start, start + PART_SIZE) for start in range(low, high + 1, PART_SIZE)]
+
+
+def _write_parts(sink: _Lines, statements: list, snapshot: str, using: str) -> None:
+    """Read the parts' lines two at a time, each on a connection of its own in `snapshot`,
+    and write them to `sink` in order."""
+    crlf = sink.crlf
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reading: list[Future] = [
+            pool.submit(_read_part, statement, params, crlf, snapshot, using)
+            for statement, params in statements[:2]
+        ]
+        try:
+            for index in range(len(statements)):
+                lines, rows = reading[index].result()
+                reading[index] = None  # (its lines go once written)
+                if index + 2 < len(statements):
+                    statement, params = statements[index + 2]
+                    reading.append(
+                        pool.submit(_read_part, statement, params, crlf, snapshot, using)
+                    )
+                sink.write_part(lines, rows)
+        finally:
+            for future in reading:
+                if future is not None:
+                    future.cancel()
+
+
+def _read_part(
+    statement: str, params: list, crlf: bool, snapshot: str, using: str
+) -> tuple[memoryview, int]:
+    """(the lines, how many) of one part, read on this thread's own connection."""
+    lines = _Lines(io.BytesIO(), crlf, None)
+    connection = connections[using]
+    try:
+        with transaction.atomic(using), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(f"SET TRANSACTION SNAPSHOT {literal(snapshot)}")
+            _copy_out(cursor, statement, params, lines)
+    finally:
+        connection.close()
+    lines.flush()
+    return lines.out.getbuffer(), lines.rows
 
 
 def count(selection: Selection, using: str = DEFAULT_DB_ALIAS) -> int:

@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 import pghistory
-from pghistory import retired
+from pghistory import bulk_export, retired
 from pghistory.models import Events
 from tests.limits import file_size_limit
 from tests.testapp.models import Account, DenormContext, Note, Place, RowModel
@@ -196,6 +196,28 @@ def test_events_of_one_change_by_several_trackers_each_show_the_change():
     assert got == list(
         Events.objects.tracks(account).order_by("pgh_id").values_list("pgh_label", "pgh_diff")
     )
+
+
+@pytest.mark.django_db(transaction=True)  # (the parts' connections see committed rows only)
+@pytest.mark.parametrize("format", ["jsonl", "csv"])
+def test_a_big_table_read_in_parts_on_two_connections_gives_the_same_lines(format, monkeypatch):
+    places = [Place.objects.create(name=f"Place {i}") for i in range(5)]
+    for place in places:
+        Place.objects.filter(pk=place.pk).update(name=f"{place.name}, renamed")
+    whole = export("testapp.Place", "--format", format)
+    read = []
+
+    def read_part(*args):
+        read.append(args[0])
+        return real_read_part(*args)
+
+    real_read_part = bulk_export._read_part
+    monkeypatch.setattr(bulk_export, "_read_part", read_part)
+    monkeypatch.setattr(bulk_export, "PART_SIZE", 3)
+
+    assert export("testapp.Place", "--format", format) == whole
+    assert len(whole.splitlines()) == 10 + (format == "csv")
+    assert len(read) == 4  # 10 pgh_ids in parts of 3
 
 
 @pytest.fixture
