@@ -24,6 +24,22 @@ measurement refills it with N rows, checkpoints, then times the statements and t
 
 So the report shows how much of a tracked bulk write's cost is the indexes the history's
 pages read through, which no trigger design avoids.
+
+Single-row writes: SINGLE_WRITES autocommit `INSERT`s of one row each, as `create()` sends
+them, each its own transaction with its commit:
+
+  alone                 into the table without a trigger
+  in a context          the same after `SET LOCAL` of the two context settings (what the
+                        context runtime sends with a write)
+  row-level trigger     into a table whose row-level trigger inserts the row into the table
+                        with our event indexes, nothing else
+  ... with the context  and, with the settings sent, first stores the context row as
+                        `_pgh_attach_context()` does (an upsert that rewrites nothing when the
+                        row is already there): the least a normalized context costs a
+                        transaction that writes one tracked row
+
+The microseconds each adds to a write are what a tracked single-row write in a context pays
+at the least, whatever the library does in Python.
 """
 
 from __future__ import annotations
@@ -38,6 +54,9 @@ from benchutil import Stopwatch, log, median
 
 ROWS = 100_000
 QUICK_ROWS = 10_000
+#: Single-row writes per measurement (the writes table's create count).
+SINGLE_WRITES = 5_000
+QUICK_SINGLE_WRITES = 500
 
 _COLUMNS = "number, text, amount, flag, moment, account_id"
 _TABLES = [
@@ -67,6 +86,27 @@ _TABLES = [
     " WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION copy_new()",
     "CREATE TRIGGER copy_delete AFTER DELETE ON triggered FOR EACH ROW"
     " EXECUTE FUNCTION copy_old()",
+    # The single-row floor: a context table as pghistory's, and a trigger that stores the
+    # transaction's context row (when the settings name one) before the event row.
+    "CREATE TABLE context (id uuid PRIMARY KEY, metadata jsonb, created_at timestamptz,"
+    " updated_at timestamptz)",
+    "CREATE TABLE in_context (LIKE rows INCLUDING ALL)",
+    f"""CREATE FUNCTION copy_in_context() RETURNS TRIGGER AS $$
+    DECLARE context_id uuid := NULLIF(current_setting('pghistory.context_id', TRUE), '');
+    BEGIN
+        IF context_id IS NOT NULL THEN
+            INSERT INTO context VALUES (context_id,
+                current_setting('pghistory.context_metadata')::jsonb, now(), now())
+            ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata
+                WHERE context.metadata IS DISTINCT FROM EXCLUDED.metadata;
+        END IF;
+        INSERT INTO ours (pgh_created_at, pgh_label, pgh_obj_id, pgh_context_id, {_COLUMNS})
+        VALUES (now(), 'insert', NEW.id, context_id,
+            {", ".join(f"NEW.{c}" for c in _COLUMNS.split(", "))});
+        RETURN NULL;
+    END; $$ LANGUAGE plpgsql""",
+    "CREATE TRIGGER copy_insert AFTER INSERT ON in_context FOR EACH ROW"
+    " EXECUTE FUNCTION copy_in_context()",
 ]
 _WRITES = {
     "delete": "DELETE FROM {table}",
@@ -82,6 +122,17 @@ _SETTINGS = [
     ("+ copy with our event indexes", "ours"),
     ("row-level trigger copying into our event indexes", _TRIGGERED),
 ]
+_CONTEXT_SETTINGS = (
+    "SET LOCAL pghistory.context_id = '0b9f2c1e-0000-4000-8000-000000000001';"
+    ' SET LOCAL pghistory.context_metadata = \'{"url": "/bench/", "user": 1}\'; '
+)
+#: (name, table, with the context's settings) of each single-row measurement.
+_SINGLE = [
+    ("alone", "rows", False),
+    ("in a context", "rows", True),
+    ("row-level trigger", "in_context", False),
+    ("row-level trigger, in a context, storing the context row", "in_context", True),
+]
 
 
 # -- run.py's side (no Django here) -----------------------------------------------------------
@@ -91,7 +142,8 @@ def run(config, url: str, recreate, run_child, log) -> dict:
     """Measure in a fresh `<bench database>_floors` database; return the JSON results."""
     rows = QUICK_ROWS if config.quick else ROWS
     log(f"bench: floors of bulk writes over {rows:,} rows")
-    args = ["--rows", str(rows), "--repeat", str(config.repeat)]
+    single = QUICK_SINGLE_WRITES if config.quick else SINGLE_WRITES
+    args = ["--rows", str(rows), "--single", str(single), "--repeat", str(config.repeat)]
     return benchutil.in_own_database(url, "_floors", recreate, run_child, "floors.py", args)
 
 
@@ -114,6 +166,17 @@ def markdown(results: dict) -> str:
             for name, _ in _SETTINGS
         ]
     headers = ["statement", "with", "seconds", "÷ alone", "÷ copy with a primary key only"]
+    single = floors["single"]
+    alone = single["alone"]
+    single_rows = [
+        [
+            name,
+            f"{single[name]:.3f}",
+            f"{single[name] / alone:.2f}",
+            f"{(single[name] - alone) / floors['single_writes'] * 1e6:+.0f}",
+        ]
+        for name, _, _ in _SINGLE
+    ]
     return (
         "\n## Floors of bulk writes\n\n"
         f"{floors['rows']:,} rows, in plain SQL in the database `{floors['database']}`, median"
@@ -124,6 +187,12 @@ def markdown(results: dict) -> str:
         " least a row-level history costs: a plpgsql trigger that only inserts the row; its ÷"
         " alone is the floor of a row-level update's ratio to an untracked one.\n\n"
         + benchutil.table(headers, rows)
+        + f"\n\n{floors['single_writes']:,} single-row `INSERT`s, one autocommit transaction"
+        " each (its commit included), median of the same repetitions: what a tracked"
+        " single-row write in a context costs at the least, beside the write alone.\n\n"
+        + benchutil.table(
+            ["single-row insert", "seconds", "÷ alone", "µs added per write"], single_rows
+        )
     )
 
 
@@ -133,6 +202,7 @@ def markdown(results: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--single", type=int, default=SINGLE_WRITES)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -143,10 +213,13 @@ def main() -> None:
         for statement in _TABLES:
             connection.execute(statement)
         samples = {write: {name: [] for name, _ in _SETTINGS} for write in _WRITES}
+        single = {name: [] for name, _, _ in _SINGLE}
         for _ in range(args.repeat):
             for write in _WRITES:
                 for name, copy in _SETTINGS:
                     samples[write][name].append(measure(connection, args.rows, write, copy))
+            for name, table, in_context in _SINGLE:
+                single[name].append(measure_single(connection, args.single, table, in_context))
     result = {
         "rows": args.rows,
         "repeat": args.repeat,
@@ -154,6 +227,8 @@ def main() -> None:
             write: {name: median(values) for name, values in by_setting.items()}
             for write, by_setting in samples.items()
         },
+        "single_writes": args.single,
+        "single": {name: median(values) for name, values in single.items()},
     }
     Path(args.out).write_text(json.dumps(result, indent=1))
 
@@ -180,6 +255,24 @@ def measure(connection, rows: int, write: str, copy: str | None) -> float:
     with Stopwatch() as watch, connection.transaction():
         connection.execute(statement)
     log(f"bench:   {write} {copy or 'alone'}: {watch.seconds:.3f} s")
+    return watch.seconds
+
+
+def measure_single(connection, writes: int, table: str, in_context: bool) -> float:
+    """Seconds of `writes` single-row inserts into `table`, each in its own autocommit
+    transaction, after the context's settings if `in_context`."""
+    connection.execute(f"TRUNCATE {table}, ours, context")
+    connection.execute("CHECKPOINT")
+    statement = (_CONTEXT_SETTINGS if in_context else "") + (
+        f"INSERT INTO {table} ({_COLUMNS}) VALUES (1, 'text', 1.50, true, now(), 7)"
+    )
+    with Stopwatch() as watch:
+        for _ in range(writes):
+            connection.execute(statement)
+    log(
+        f"bench:   {writes:,} single-row inserts into {table}, context {in_context}:"
+        f" {watch.seconds:.3f} s"
+    )
     return watch.seconds
 
 
