@@ -24,7 +24,7 @@ from django.urls import path
 import pghistory
 from pghistory.models import Context
 from tests.jobs import tasks
-from tests.jobs.celery_app import QUEUE, app
+from tests.jobs.celery_app import BROKER, QUEUE, app
 from tests.processes import run_step, suite_database_url
 from tests.testapp.models import RowModelEvent
 
@@ -67,6 +67,19 @@ def _worker(log: Path, pool: str, queue: str = QUEUE):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def broker():
+    """The broker must answer: without it a producer would retry for minutes, so say so now."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=5)
+    except Exception as error:  # any failure to reach the broker
+        pytest.fail(
+            f"the Celery tests need a Redis server at {BROKER} ({error}); .ci/run starts one",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="module")
