@@ -279,8 +279,17 @@ def _filled(template: str, day: dict, django_user_model) -> str:
     """`template` with the moments, keys and ids of `shop_day` (and root's last login)."""
     root = django_user_model.objects.get(username="root")
     values = {f"t{position}": at for position, at in enumerate(day["t"])}
-    values.update(day, login=root.last_login.isoformat(), root=root.pk)
+    values.update(day, login=_as_in_json(root.last_login), root=root.pk)
     return template.format(**values)
+
+
+def _as_in_json(moment) -> str:
+    """A time as a diff holds it: Postgres' JSON, whose fraction has no trailing zeros."""
+    text = moment.isoformat()
+    if moment.microsecond:
+        fraction = f".{moment.microsecond:06d}"
+        text = text.replace(fraction, fraction.rstrip("0"))
+    return text
 
 
 EVERY_KIND_CSV = (
