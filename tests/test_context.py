@@ -633,7 +633,7 @@ def test_writes_in_a_context_are_sent_with_the_context_settings():
     [query] = queries.captured_queries
     assert query["sql"].startswith(
         f"SET LOCAL pghistory.context_id = '{context_id}';"
-        " SET LOCAL pghistory.context_metadata = '{\"source\": \"import\"}'; INSERT"
+        ' SET LOCAL pghistory.context_metadata = \'{"source": "import"}\'; INSERT'
     )
 
 
