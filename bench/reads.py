@@ -366,21 +366,20 @@ class ReadBench(PageMeter):
         log("bench: admin pages")
         order = facts["typical_order"]
         timeline = f"/admin/pghistory_ui/event/object/shop.order/{order}/"
-        redirect = self.client.get(f"/admin/shop/order/{order}/history/")
+        change_page = f"/admin/shop/order/{order}/change/"
         pages = [
             self.page(*ADMIN_BROWSER_PAGE_1),
-            self.page(
-                "admin: History tab (redirect)", f"/admin/shop/order/{order}/history/", expect=302
-            ),
+            self.page("admin: an order's change page (its History button)", change_page),
             self.page("admin: timeline (History tab target)", timeline),
             self.page(
                 "admin: timeline, busiest order",
                 f"/admin/pghistory_ui/event/object/shop.order/{facts['busy_order']}/",
             ),
         ]
-        pages[1]["redirects_to"] = redirect.get("Location")
-        if redirect.get("Location") != timeline:
-            pages[1]["problem"] = f"redirects to {redirect.get('Location')}, not {timeline}"
+        # PGHISTORY_ADMIN_HISTORY_TAB: the change page's History button opens the timeline.
+        _, body = self.request(change_page)
+        if f'href="{timeline}"'.encode() not in body:
+            raise RuntimeError(f"{change_page}: its History button does not link to {timeline}")
         self.explain(pages)
         return pages
 
